@@ -1,0 +1,49 @@
+// Lesson 1: the numerically stable softmax.
+#include "softmax.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace mha {
+
+Matrix softmax(const Matrix& logits) {
+    const std::size_t rows = logits.shape(0), columns = logits.shape(1);
+    Matrix weights = xt::zeros<double>({rows, columns});  // (L, S)
+
+    for (std::size_t i = 0; i < rows; ++i) {
+        // Pass 1: the row's maximum, rejecting values softmax cannot handle.
+        double row_max = -std::numeric_limits<double>::infinity();
+        for (std::size_t j = 0; j < columns; ++j) {
+            const double x = logits(i, j);
+            if (std::isnan(x) || x == std::numeric_limits<double>::infinity()) {
+                throw std::invalid_argument("softmax: logit at row " + std::to_string(i) + ", column " +
+                                            std::to_string(j) + " of " + shape_string(logits) + " is " +
+                                            (std::isnan(x) ? "NaN" : "+infinity") +
+                                            "; logits must be finite, or -infinity for a masked entry");
+            }
+            row_max = std::max(row_max, x);
+        }
+        // Every entry masked: nothing to attend to, so the weights stay zero.
+        if (row_max == -std::numeric_limits<double>::infinity()) {
+            continue;
+        }
+
+        // Pass 2: exponentiate the shifted logits. The largest becomes exp(0) = 1,
+        // so the sum is at least 1 and at most `columns`: no overflow, no division by 0.
+        double sum = 0.0;
+        for (std::size_t j = 0; j < columns; ++j) {
+            weights(i, j) = std::exp(logits(i, j) - row_max);  // exp(-inf) = 0 for masked entries
+            sum += weights(i, j);
+        }
+
+        // Pass 3: normalise so that the row sums to 1.
+        for (std::size_t j = 0; j < columns; ++j) {
+            weights(i, j) /= sum;
+        }
+    }
+    return weights;
+}
+
+}  // namespace mha
