@@ -18,7 +18,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   # Documentation: Doxygen, graphviz for diagrams, MathJax 2.7 served offline, the site's style,
   # python3 for the Markdown math filter
-  doxygen graphviz libjs-mathjax doxygen-awesome-css python3
+  doxygen graphviz libjs-mathjax fonts-mathjax doxygen-awesome-css python3
 )
 
 for argument in "$@"; do

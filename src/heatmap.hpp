@@ -12,9 +12,11 @@
 
 namespace mha {
 
-/// Renders attention weights as a text heatmap: one row per query token, one
-/// column per key token, each cell a shade block (`' '`, `░`, `▒`, `▓`, `█`
-/// from 0 to 1) followed by the weight in hundredths, e.g. `▓ 62`.
+/// Renders attention weights as a text heatmap with one row per query token
+/// and one column per key token.
+///
+/// Each cell is a shade block, from a blank for 0 through `░`, `▒` and `▓` to
+/// `█` for 1, followed by the weight in hundredths: `▓ 62` is a weight of 0.62.
 ///
 /// @param weights shape (L, S), entries in [0, 1].
 /// @param query_tokens L labels for the rows.

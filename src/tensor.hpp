@@ -13,7 +13,7 @@
 /// Everything the course builds lives in this namespace.
 namespace mha {
 
-/// A row-major 2-D array of doubles, e.g. Q with shape (L, d_k).
+/// A row-major 2-D array of doubles, such as Q with shape (L, d_k).
 ///
 /// The reference code of lessons 1-4 computes in double precision, so that it
 /// can serve as the ground truth the fast float code of lesson 5 is checked
@@ -23,11 +23,11 @@ using Matrix = xt::xtensor<double, 2>;
 /// A row-major 2-D array of booleans: the attention masks of @ref lesson01.
 using BoolMatrix = xt::xtensor<bool, 2>;
 
-/// Formats the shape of any xtensor expression the way PyTorch prints it,
-/// e.g. `(10, 64)`, for error messages.
+/// Formats the shape of any xtensor expression the way PyTorch prints it, as
+/// in `(10, 64)`, for error messages.
 ///
 /// @param tensor any xtensor container or expression.
-/// @return the shape as text, e.g. `(10, 64)`.
+/// @return the shape as text, such as `(10, 64)`.
 /// @throws nothing.
 /// @see @ref lesson01
 template <class Tensor>

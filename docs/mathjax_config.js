@@ -1,0 +1,9 @@
+// Added by Doxygen to every page's MathJax configuration (MATHJAX_CODEFILE).
+// The site carries only MathJax's TeX web fonts and its HTML-CSS output, so
+// MathJax must not switch to fonts or renderers it would have to download:
+// STIX fonts installed on the reader's system, image fonts, or the SVG output
+// offered by the right-click menu.
+MathJax.Hub.Config({
+  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "TeX", imageFont: null },
+  MathMenu: { showRenderer: false, showFontMenu: false }
+});
