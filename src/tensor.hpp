@@ -1,5 +1,6 @@
 // Lesson 1 introduces this header: the matrix types every lesson passes around,
-// and how to print a shape in an error message.
+// and how to print a shape in an error message. Lesson 2 adds the vector type,
+// lesson 4 the batched (3-D and 4-D) types.
 #pragma once
 
 #include <sstream>
@@ -22,6 +23,18 @@ using Matrix = xt::xtensor<double, 2>;
 
 /// A row-major 2-D array of booleans: the attention masks of @ref lesson01.
 using BoolMatrix = xt::xtensor<bool, 2>;
+
+/// A 1-D array of doubles, such as a bias of shape (out_features) (@ref lesson02).
+using Vector = xt::xtensor<double, 1>;
+
+/// A row-major 3-D array of doubles, such as a batch of sequences (B, L, E) (@ref lesson04).
+using Tensor3 = xt::xtensor<double, 3>;
+
+/// A row-major 3-D array of booleans, such as one mask per batch entry and head (B·H, L, S) (@ref lesson04).
+using BoolTensor3 = xt::xtensor<bool, 3>;
+
+/// A row-major 4-D array of doubles, such as attention weights (B, H, L, S) (@ref lesson04).
+using Tensor4 = xt::xtensor<double, 4>;
 
 /// Formats the shape of any xtensor expression the way PyTorch prints it, as
 /// in `(10, 64)`, for error messages.

@@ -1,0 +1,144 @@
+// Lesson 3: several attention heads, separate and packed.
+#include "attention_heads.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include <xtensor/xview.hpp>
+
+namespace mha {
+namespace {
+
+std::size_t head_size(const char* function, std::size_t width, std::size_t num_heads) {
+    if (num_heads == 0 || width % num_heads != 0) {
+        throw std::invalid_argument(std::string(function) + ": " + std::to_string(width) +
+                                    " columns cannot be split into " + std::to_string(num_heads) +
+                                    " heads of equal size; d_model must be a multiple of the number of heads");
+    }
+    return width / num_heads;
+}
+
+// Rows [first, first + count) of a layer: the part of a packed projection that makes one head's Q, K or V.
+Linear rows_of(const Linear& layer, std::size_t first, std::size_t count) {
+    Linear part;
+    part.weight = xt::view(layer.weight, xt::range(first, first + count), xt::all());  // (count, in)
+    part.bias = layer.has_bias() ? Vector(xt::view(layer.bias, xt::range(first, first + count)))
+                                 : Vector(xt::zeros<double>({std::size_t{0}}));
+    return part;
+}
+
+}  // namespace
+
+std::vector<Matrix> split_heads(const Matrix& projected, std::size_t num_heads) {
+    const std::size_t d_k = head_size("split_heads", projected.shape(1), num_heads);
+    std::vector<Matrix> heads;
+    for (std::size_t h = 0; h < num_heads; ++h) {
+        // Head h owns a block of d_k adjacent columns: (L, H·d_k) -> (L, d_k).
+        heads.push_back(xt::view(projected, xt::all(), xt::range(h * d_k, (h + 1) * d_k)));
+    }
+    return heads;
+}
+
+Matrix concat_heads(const std::vector<Matrix>& heads) {
+    if (heads.empty()) {
+        throw std::invalid_argument("concat_heads: there are no heads to concatenate");
+    }
+    const std::size_t L = heads[0].shape(0), d_k = heads[0].shape(1);
+    Matrix concatenated = xt::zeros<double>({L, heads.size() * d_k});  // (L, H·d_k)
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+        if (heads[h].shape() != heads[0].shape()) {
+            throw std::invalid_argument("concat_heads: head " + std::to_string(h) + " is " +
+                                        shape_string(heads[h]) + " but head 0 is " + shape_string(heads[0]) +
+                                        "; all heads must have the same shape");
+        }
+        xt::view(concatenated, xt::all(), xt::range(h * d_k, (h + 1) * d_k)) = heads[h];
+    }
+    return concatenated;
+}
+
+HeadsResult AttentionHeads::forward(const Matrix& X) const {
+    const Matrix no_mask = xt::zeros<double>({X.shape(0), X.shape(0)});  // (L, L), nothing masked
+    HeadsResult result;
+    if (heads.empty()) {
+        throw std::invalid_argument("AttentionHeads::forward: there are no heads");
+    }
+    // The heads share nothing but their input: each could run on its own core.
+    for (const auto& head : heads) {
+        auto attention = head.forward(X, no_mask);
+        result.outputs.push_back(std::move(attention.output));   // (L, d_k)
+        result.weights.push_back(std::move(attention.weights));  // (L, L)
+    }
+    return result;
+}
+
+HeadsResult AttentionHeads::forward(const Matrix& X, const BoolMatrix& mask) const {
+    if (mask.shape(0) != X.shape(0) || mask.shape(1) != X.shape(0)) {
+        throw std::invalid_argument("AttentionHeads::forward: the mask is " + shape_string(mask) + " but X is " +
+                                    shape_string(X) + "; self-attention needs an (L, L) mask");
+    }
+    HeadsResult result;
+    if (heads.empty()) {
+        throw std::invalid_argument("AttentionHeads::forward: there are no heads");
+    }
+    for (const auto& head : heads) {
+        auto attention = head.forward(X, mask);
+        result.outputs.push_back(std::move(attention.output));
+        result.weights.push_back(std::move(attention.weights));
+    }
+    return result;
+}
+
+AttentionHeads random_attention_heads(std::size_t d_model, std::size_t num_heads, bool with_bias,
+                                      RandomGenerator& random) {
+    const std::size_t d_k = head_size("random_attention_heads", d_model, num_heads);
+    AttentionHeads result;
+    for (std::size_t h = 0; h < num_heads; ++h) {
+        result.heads.push_back(random_self_attention(d_model, d_k, d_k, with_bias, random));
+    }
+    return result;
+}
+
+AttentionHeads heads_from_packed_projection(const Linear& packed, std::size_t num_heads) {
+    const std::size_t d_model = packed.in_features();
+    if (packed.out_features() != 3 * d_model || (packed.has_bias() && packed.bias.size() != 3 * d_model)) {
+        throw std::invalid_argument("heads_from_packed_projection: the weight is " + shape_string(packed.weight) +
+                                    " and the bias " + shape_string(packed.bias) +
+                                    "; a packed projection is (3·d_model, d_model) with a bias of (3·d_model) or none");
+    }
+    const std::size_t d_k = head_size("heads_from_packed_projection", d_model, num_heads);
+    AttentionHeads result;
+    for (std::size_t h = 0; h < num_heads; ++h) {
+        SelfAttention head;
+        head.query_projection = rows_of(packed, 0 * d_model + h * d_k, d_k);  // (d_k, d_model)
+        head.key_projection = rows_of(packed, 1 * d_model + h * d_k, d_k);    // (d_k, d_model)
+        head.value_projection = rows_of(packed, 2 * d_model + h * d_k, d_k);  // (d_k, d_model)
+        result.heads.push_back(std::move(head));
+    }
+    return result;
+}
+
+HeadsResult packed_heads_forward(const Linear& packed, std::size_t num_heads, const Matrix& X) {
+    const std::size_t d_model = packed.in_features();
+    if (packed.out_features() != 3 * d_model) {
+        throw std::invalid_argument("packed_heads_forward: the weight is " + shape_string(packed.weight) +
+                                    "; a packed projection is (3·d_model, d_model)");
+    }
+    // One product makes Q, K and V for every head: (L, d_model) -> (L, 3·d_model).
+    const Matrix QKV = packed.forward(X);
+    const Matrix Q = xt::view(QKV, xt::all(), xt::range(0, d_model));              // (L, d_model)
+    const Matrix K = xt::view(QKV, xt::all(), xt::range(d_model, 2 * d_model));    // (L, d_model)
+    const Matrix V = xt::view(QKV, xt::all(), xt::range(2 * d_model, 3 * d_model));  // (L, d_model)
+
+    // (L, d_model) -> H x (L, d_k): the reshape-and-transpose of PyTorch, as column blocks.
+    const auto Q_heads = split_heads(Q, num_heads), K_heads = split_heads(K, num_heads),
+               V_heads = split_heads(V, num_heads);
+    HeadsResult result;
+    for (std::size_t h = 0; h < num_heads; ++h) {
+        auto attention = scaled_dot_product_attention(Q_heads[h], K_heads[h], V_heads[h]);
+        result.outputs.push_back(std::move(attention.output));   // (L, d_k)
+        result.weights.push_back(std::move(attention.weights));  // (L, L)
+    }
+    return result;
+}
+
+}  // namespace mha

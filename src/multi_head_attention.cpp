@@ -1,0 +1,235 @@
+// Lesson 4: complete multi-head attention, as PyTorch's nn.MultiheadAttention.
+#include "multi_head_attention.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xview.hpp>
+
+#include "attention.hpp"
+#include "attention_heads.hpp"
+#include "mask.hpp"
+
+namespace mha {
+namespace {
+
+[[noreturn]] void fail(const char* function, const std::string& what) {
+    throw std::invalid_argument(std::string(function) + ": " + what);
+}
+
+// A float mask may hold finite numbers and -infinity; NaN or +infinity would turn scores into NaN.
+template <class Tensor>
+void check_additive_values(const char* function, const Tensor& mask) {
+    for (const double value : mask) {
+        if (std::isnan(value) || value == std::numeric_limits<double>::infinity()) {
+            fail(function, "the float mask " + shape_string(mask) + " holds " + std::to_string(value) +
+                               "; it may hold finite values and -infinity only");
+        }
+    }
+}
+
+Tensor3 as_additive(const BoolTensor3& mask) {
+    Tensor3 additive = xt::zeros<double>(mask.shape());  // (N, L, S)
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+        if (mask.data()[i]) {
+            additive.data()[i] = -std::numeric_limits<double>::infinity();
+        }
+    }
+    return additive;
+}
+
+// Row b of a (B, rows, columns) tensor as a matrix (rows, columns).
+Matrix batch_entry(const Tensor3& tensor, std::size_t b) {
+    return xt::view(tensor, b, xt::all(), xt::all());
+}
+
+}  // namespace
+
+// ---- Masks: every form becomes an additive mask ----
+
+AttentionMask::AttentionMask(const BoolMatrix& mask) : AttentionMask(additive_mask(mask)) {}
+
+AttentionMask::AttentionMask(const Matrix& additive_mask) {
+    check_additive_values("AttentionMask", additive_mask);
+    additive_ = xt::zeros<double>({std::size_t{1}, additive_mask.shape(0), additive_mask.shape(1)});  // (1, L, S)
+    xt::view(additive_, 0, xt::all(), xt::all()) = additive_mask;
+}
+
+AttentionMask::AttentionMask(const BoolTensor3& mask) : additive_(as_additive(mask)) {}
+
+AttentionMask::AttentionMask(const Tensor3& additive_mask) : additive_(additive_mask) {
+    check_additive_values("AttentionMask", additive_mask);
+}
+
+KeyPaddingMask::KeyPaddingMask(const BoolMatrix& mask) : additive_(additive_mask(mask)) {}
+
+KeyPaddingMask::KeyPaddingMask(const Matrix& additive_mask) : additive_(additive_mask) {
+    check_additive_values("KeyPaddingMask", additive_mask);
+}
+
+// ---- The module ----
+
+void MultiHeadAttention::check() const {
+    const char* function = "MultiHeadAttention";
+    const std::size_t E = embed_dim();
+    if (num_heads == 0 || E == 0 || E % num_heads != 0) {
+        fail(function, "embed_dim " + std::to_string(E) + " is not divisible by num_heads " +
+                           std::to_string(num_heads) + "; every head needs d_k = embed_dim / num_heads columns");
+    }
+    const std::pair<const Linear*, const char*> projections[] = {{&query_projection, "the query projection"},
+                                                                 {&key_projection, "the key projection"},
+                                                                 {&value_projection, "the value projection"},
+                                                                 {&output_projection, "the output projection"}};
+    for (const auto& [projection, name] : projections) {
+        if (projection->out_features() != E) {
+            fail(function, std::string(name) + "'s weight is " + shape_string(projection->weight) + " but must have " +
+                               std::to_string(E) + " rows (embed_dim, from the query projection)");
+        }
+        if (projection->has_bias() != query_projection.has_bias()) {
+            fail(function, std::string(name) + (projection->has_bias() ? " has" : " has no") +
+                               " bias, unlike the query projection: either all projections have biases or none");
+        }
+        if (projection->has_bias() && projection->bias.size() != E) {
+            fail(function, std::string(name) + "'s bias is " + shape_string(projection->bias) + " but must be (" +
+                               std::to_string(E) + ")");
+        }
+    }
+    if (output_projection.in_features() != E) {
+        fail(function, "the output projection's weight is " + shape_string(output_projection.weight) +
+                           " but must be (" + std::to_string(E) + ", " + std::to_string(E) + ")");
+    }
+}
+
+MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const Tensor3& key, const Tensor3& value,
+                                                     const AttentionMasks& masks) const {
+    const char* function = "MultiHeadAttention::forward";
+    check();
+    const std::size_t B = query.shape(0), L = query.shape(1), S = key.shape(1);
+    const std::size_t E = embed_dim(), H = num_heads;
+
+    // ---- Pass 0: every shape must line up before anything is computed ----
+    if (query.shape(2) != E) {
+        fail(function, "query is " + shape_string(query) + " but the module's embed_dim is " + std::to_string(E) +
+                           "; query must be (B, L, E)");
+    }
+    if (key.shape(0) != B || value.shape(0) != B || value.shape(1) != S) {
+        fail(function, "query is " + shape_string(query) + ", key " + shape_string(key) + " and value " +
+                           shape_string(value) + "; key and value must be (B, S, ·) with the same B and S");
+    }
+    if (key.shape(2) != kdim() || value.shape(2) != vdim()) {
+        fail(function, "key is " + shape_string(key) + " and value " + shape_string(value) + " but kdim is " +
+                           std::to_string(kdim()) + " and vdim " + std::to_string(vdim()));
+    }
+    if (masks.attention_mask) {
+        const auto& shape = masks.attention_mask->additive().shape();
+        if ((shape[0] != 1 && shape[0] != B * H) || shape[1] != L || shape[2] != S) {
+            const bool is_2d = shape[0] == 1;
+            fail(function, "attn_mask is " +
+                               (is_2d ? "(" + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ")"
+                                      : shape_string(masks.attention_mask->additive())) +
+                               " but must be (L, S) = (" + std::to_string(L) + ", " + std::to_string(S) +
+                               ") or (B·H, L, S) = (" + std::to_string(B * H) + ", " + std::to_string(L) + ", " +
+                               std::to_string(S) + ")");
+        }
+    }
+    if (masks.key_padding_mask) {
+        const auto& padding = masks.key_padding_mask->additive();
+        if (padding.shape(0) != B || padding.shape(1) != S) {
+            fail(function, "key_padding_mask is " + shape_string(padding) + " but must be (B, S) = (" +
+                               std::to_string(B) + ", " + std::to_string(S) + ")");
+        }
+    }
+    const Matrix causal = masks.causal ? additive_mask(causal_mask(L, S)) : Matrix(xt::zeros<double>({L, S}));
+
+    MultiHeadAttentionResult result;
+    result.output = xt::zeros<double>({B, L, E});
+    result.weights = xt::zeros<double>({B, H, L, S});
+    for (std::size_t b = 0; b < B; ++b) {
+        // ---- Pass 1: project, then cut into heads ----
+        const Matrix Q = query_projection.forward(batch_entry(query, b));  // (L, E)
+        const Matrix K = key_projection.forward(batch_entry(key, b));      // (S, kdim) -> (S, E)
+        const Matrix V = value_projection.forward(batch_entry(value, b));  // (S, vdim) -> (S, E)
+        const auto Q_heads = split_heads(Q, H);  // H x (L, d_k)
+        const auto K_heads = split_heads(K, H);  // H x (S, d_k)
+        const auto V_heads = split_heads(V, H);  // H x (S, d_k)
+
+        // ---- Pass 2: every head attends on its own, with all masks added up ----
+        std::vector<Matrix> head_outputs;
+        for (std::size_t h = 0; h < H; ++h) {
+            Matrix mask = causal;  // (L, S)
+            if (masks.attention_mask) {
+                const auto& attention_mask = masks.attention_mask->additive();  // (1 or B·H, L, S)
+                mask += xt::view(attention_mask, attention_mask.shape(0) == 1 ? 0 : b * H + h, xt::all(), xt::all());
+            }
+            if (masks.key_padding_mask) {
+                // The same padding row for every query: broadcast (S) over (L, S).
+                mask += xt::view(masks.key_padding_mask->additive(), xt::newaxis(), b, xt::all());
+            }
+            auto attention = scaled_dot_product_attention(Q_heads[h], K_heads[h], V_heads[h], mask);
+            xt::view(result.weights, b, h, xt::all(), xt::all()) = attention.weights;  // (L, S)
+            head_outputs.push_back(std::move(attention.output));                        // (L, d_k)
+        }
+
+        // ---- Pass 3: concatenate the heads and mix them with W_o ----
+        // Up to here the heads never saw each other; W_o is where their findings combine.
+        const Matrix concatenated = concat_heads(head_outputs);                 // (L, E)
+        xt::view(result.output, b, xt::all(), xt::all()) = output_projection.forward(concatenated);  // (L, E)
+    }
+    return result;
+}
+
+MultiHeadAttention random_multi_head_attention(std::size_t embed_dim, std::size_t num_heads, bool with_bias,
+                                               RandomGenerator& random, std::size_t kdim, std::size_t vdim) {
+    if (embed_dim == 0 || num_heads == 0 || embed_dim % num_heads != 0) {
+        fail("random_multi_head_attention", "embed_dim " + std::to_string(embed_dim) +
+                                                " is not divisible by num_heads " + std::to_string(num_heads));
+    }
+    kdim = kdim == 0 ? embed_dim : kdim;
+    vdim = vdim == 0 ? embed_dim : vdim;
+    MultiHeadAttention module;
+    module.num_heads = num_heads;
+    if (kdim == embed_dim && vdim == embed_dim) {
+        // PyTorch draws one packed (3E, E) matrix, so the Xavier bound counts fan_out = 3E.
+        const Linear packed = xavier_uniform_linear(embed_dim, 3 * embed_dim, with_bias, random);
+        const auto rows = [&](std::size_t part) {
+            Linear projection;
+            projection.weight = xt::view(packed.weight, xt::range(part * embed_dim, (part + 1) * embed_dim), xt::all());
+            projection.bias = xt::zeros<double>({with_bias ? embed_dim : std::size_t{0}});
+            return projection;
+        };
+        module.query_projection = rows(0);
+        module.key_projection = rows(1);
+        module.value_projection = rows(2);
+    } else {
+        module.query_projection = xavier_uniform_linear(embed_dim, embed_dim, with_bias, random);
+        module.key_projection = xavier_uniform_linear(kdim, embed_dim, with_bias, random);
+        module.value_projection = xavier_uniform_linear(vdim, embed_dim, with_bias, random);
+    }
+    // nn.Linear's default: uniform in [-1/sqrt(in_features), 1/sqrt(in_features)]; the bias starts at 0.
+    const double bound = 1.0 / std::sqrt(static_cast<double>(embed_dim));
+    module.output_projection.weight = xt::zeros<double>({embed_dim, embed_dim});
+    for (double& w : module.output_projection.weight) {
+        w = random.uniform(-bound, bound);
+    }
+    module.output_projection.bias = xt::zeros<double>({with_bias ? embed_dim : std::size_t{0}});
+    return module;
+}
+
+Tensor3 average_over_heads(const Tensor4& weights) {
+    const std::size_t B = weights.shape(0), H = weights.shape(1), L = weights.shape(2), S = weights.shape(3);
+    if (H == 0) {
+        fail("average_over_heads", "the weights are " + shape_string(weights) + " and have no heads to average");
+    }
+    Tensor3 average = xt::zeros<double>({B, L, S});  // (B, L, S)
+    for (std::size_t b = 0; b < B; ++b) {
+        for (std::size_t h = 0; h < H; ++h) {
+            xt::view(average, b, xt::all(), xt::all()) += xt::view(weights, b, h, xt::all(), xt::all());
+        }
+    }
+    return average / static_cast<double>(H);
+}
+
+}  // namespace mha
