@@ -40,8 +40,9 @@ struct Linear {
     Matrix forward(const Matrix& x) const;
 };
 
-/// A linear layer with Xavier-uniform weights and a zero bias, the way PyTorch
-/// initialises the projections of `nn.MultiheadAttention`.
+/// A linear layer with Xavier-uniform weights and a zero bias, the scheme
+/// PyTorch uses for the input projections of `nn.MultiheadAttention` (which
+/// draws all three as one packed (3E, E) matrix; see random_multi_head_attention).
 ///
 /// Xavier (Glorot) initialisation draws every weight uniformly from [-a, a]
 /// with a = sqrt(6 / (in_features + out_features)), which keeps the variance of

@@ -9,12 +9,14 @@ namespace mha {
 std::vector<std::string> tokenize(const std::string& text) {
     std::vector<std::string> tokens;
     std::string current;
+    // ASCII letters and digits only: std::isalnum alone may accept bytes above 127 in some locales.
+    const auto is_word_byte = [](unsigned char c) { return c < 128 && std::isalnum(c); };
     for (std::size_t i = 0; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
-        const bool in_word = c < 128 && std::isalnum(c);
+        const bool in_word = is_word_byte(c);
         // An apostrophe between two word characters belongs to the word: didn't, it's.
         const bool inner_apostrophe = c == '\'' && !current.empty() && i + 1 < text.size() &&
-                                      std::isalnum(static_cast<unsigned char>(text[i + 1]));
+                                      is_word_byte(static_cast<unsigned char>(text[i + 1]));
         if (in_word || inner_apostrophe) {
             current += static_cast<char>(std::tolower(c));
         } else if (!current.empty()) {
