@@ -17,7 +17,8 @@ Outside fenced code blocks and `code spans` this filter rewrites
                                         files the site does not contain
 
 It also gives the first "# Title" of lessons/NN-slug/README.md the label
-{#lessonNN} (so that `@ref lesson01` works). And it works around three quirks
+{#lessonNN} (so that `@ref lesson01` works), and that of docs/NAME.md the
+label {#NAME}. And it works around three quirks
 of Doxygen 1.9.4: **bold** or *italics* around math or an opening bracket or
 quote become <b> or <em> (Doxygen would print the stars), `code with a '` gets
 double backticks (Doxygen would read `...' as a quotation), and math in a
@@ -55,10 +56,13 @@ EMPHASIS = re.compile(
 
 
 def lesson_label(path):
-    """'lesson01' for lessons/01-slug/README.md, None for any other file."""
+    """The page label: 'lesson01' for lessons/01-slug/README.md, 'glossary' for
+    docs/glossary.md, None for any other file."""
     match = LESSON_DIR.match(path.parent.name)
     if path.name == "README.md" and path.parent.parent == ROOT / "lessons" and match:
         return "lesson" + match.group(1)
+    if path.suffix == ".md" and path.parent == ROOT / "docs":
+        return path.stem
     return None
 
 

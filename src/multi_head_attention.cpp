@@ -58,9 +58,9 @@ AttentionMask::AttentionMask(const Matrix& additive_mask) {
     xt::view(additive_, 0, xt::all(), xt::all()) = additive_mask;
 }
 
-AttentionMask::AttentionMask(const BoolTensor3& mask) : additive_(as_additive(mask)) {}
+AttentionMask::AttentionMask(const BoolTensor3& mask) : additive_(as_additive(mask)), per_head_(true) {}
 
-AttentionMask::AttentionMask(const Tensor3& additive_mask) : additive_(additive_mask) {
+AttentionMask::AttentionMask(const Tensor3& additive_mask) : additive_(additive_mask), per_head_(true) {
     check_additive_values("AttentionMask", additive_mask);
 }
 
@@ -97,6 +97,11 @@ void MultiHeadAttention::check() const {
                                std::to_string(E) + ")");
         }
     }
+    if (query_projection.in_features() != E) {
+        fail(function, "the query projection's weight is " + shape_string(query_projection.weight) +
+                           " but must be (" + std::to_string(E) + ", " + std::to_string(E) +
+                           "): queries and the output have the same width, embed_dim");
+    }
     if (output_projection.in_features() != E) {
         fail(function, "the output projection's weight is " + shape_string(output_projection.weight) +
                            " but must be (" + std::to_string(E) + ", " + std::to_string(E) + ")");
@@ -124,15 +129,16 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
                            std::to_string(kdim()) + " and vdim " + std::to_string(vdim()));
     }
     if (masks.attention_mask) {
-        const auto& shape = masks.attention_mask->additive().shape();
-        if ((shape[0] != 1 && shape[0] != B * H) || shape[1] != L || shape[2] != S) {
-            const bool is_2d = shape[0] == 1;
-            fail(function, "attn_mask is " +
-                               (is_2d ? "(" + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ")"
-                                      : shape_string(masks.attention_mask->additive())) +
-                               " but must be (L, S) = (" + std::to_string(L) + ", " + std::to_string(S) +
-                               ") or (B·H, L, S) = (" + std::to_string(B * H) + ", " + std::to_string(L) + ", " +
-                               std::to_string(S) + ")");
+        const AttentionMask& attention_mask = *masks.attention_mask;
+        const auto& shape = attention_mask.additive().shape();
+        const std::size_t expected_first = attention_mask.per_head() ? B * H : 1;
+        if (shape[0] != expected_first || shape[1] != L || shape[2] != S) {
+            const std::string given = attention_mask.per_head()
+                                          ? shape_string(attention_mask.additive())
+                                          : "(" + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ")";
+            fail(function, "attn_mask is " + given + " but must be (L, S) = (" + std::to_string(L) + ", " +
+                               std::to_string(S) + ") or (B·H, L, S) = (" + std::to_string(B * H) + ", " +
+                               std::to_string(L) + ", " + std::to_string(S) + ")");
         }
     }
     if (masks.key_padding_mask) {
@@ -162,7 +168,8 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
             Matrix mask = causal;  // (L, S)
             if (masks.attention_mask) {
                 const auto& attention_mask = masks.attention_mask->additive();  // (1 or B·H, L, S)
-                mask += xt::view(attention_mask, attention_mask.shape(0) == 1 ? 0 : b * H + h, xt::all(), xt::all());
+                const std::size_t index = masks.attention_mask->per_head() ? b * H + h : 0;
+                mask += xt::view(attention_mask, index, xt::all(), xt::all());
             }
             if (masks.key_padding_mask) {
                 // The same padding row for every query: broadcast (S) over (L, S).

@@ -34,8 +34,12 @@ public:
     /// The mask in additive form, shape (1, L, S) or (B·H, L, S).
     const Tensor3& additive() const { return additive_; }
 
+    /// Whether the mask was given per batch entry and head (3-D), rather than one (L, S) for all.
+    bool per_head() const { return per_head_; }
+
 private:
     Tensor3 additive_;
+    bool per_head_ = false;
 };
 
 /// A mask of padding keys, as `key_padding_mask` of `nn.MultiheadAttention`:

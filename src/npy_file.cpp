@@ -35,24 +35,38 @@ NpyArray read_npy(const std::string& path) {
     const auto file_size = static_cast<std::size_t>(stream.tellg());
     stream.seekg(0);
 
-    // ---- Pass 1: the header, parsed by xtensor's own functions ----
+    // ---- Pass 1: the header; xtensor parses its text ----
     std::string type_string;
     bool fortran_order = false;
     std::vector<std::size_t> shape;
     try {
         unsigned char major = 0, minor = 0;
         xt::detail::read_magic(stream, &major, &minor);
-        if (major != 1 && major != 2) {
+        // Versions 1.0 and 2.0 differ only in the size of the header-length field.
+        if ((major != 1 && major != 2) || minor != 0) {
             throw std::runtime_error("unsupported version " + std::to_string(major) + "." + std::to_string(minor));
         }
-        const std::string header =
-            major == 1 ? xt::detail::read_header_1_0(stream) : xt::detail::read_header_2_0(stream);
+        // The header length: 2 little-endian bytes in version 1.0, 4 in 2.0. Read here as unsigned
+        // numbers, because xtensor 0.24's own reader takes them as signed and rejects valid files.
+        const std::size_t length_bytes = major == 1 ? 2 : 4;
+        unsigned char length_field[4] = {0, 0, 0, 0};
+        stream.read(reinterpret_cast<char*>(length_field), static_cast<std::streamsize>(length_bytes));
+        std::size_t header_length = 0;
+        for (std::size_t i = length_bytes; i-- > 0;) {
+            header_length = header_length * 256 + length_field[i];
+        }
+        if (!stream || file_size < static_cast<std::size_t>(stream.tellg()) + header_length) {
+            throw std::runtime_error("the header is cut short");
+        }
+        std::string header(header_length, '\0');
+        stream.read(header.data(), static_cast<std::streamsize>(header_length));
+        // Check before parsing: xtensor's parser assumes a complete header ending in a newline.
+        if (!stream || header.size() < 2 || header.back() != '\n') {
+            throw std::runtime_error("the header is cut short");
+        }
         xt::detail::parse_header(header, type_string, &fortran_order, shape);
     } catch (const std::runtime_error& error) {
         fail(path, std::string("not a valid .npy file (") + error.what() + ")");
-    }
-    if (!stream) {
-        fail(path, "not a valid .npy file (the header is cut short)");
     }
 
     NpyArray array;
@@ -81,9 +95,9 @@ NpyArray read_npy(const std::string& path) {
                        " bytes of data but the file holds " + std::to_string(data_bytes));
     }
 
-    // ---- Pass 3: let xtensor read it, now that it is known to be sound ----
-    stream.seekg(0);
-    auto file = xt::detail::load_npy_file(stream);
+    // ---- Pass 3: the data, read into xtensor's npy buffer and converted by it ----
+    xt::detail::npy_file file(shape, fortran_order, type_string);
+    stream.read(file.ptr(), static_cast<std::streamsize>(file.n_bytes()));
     switch (array.type) {
         case NpyType::float32: array.values = std::move(file).cast<float>(); break;
         case NpyType::float64: array.values = std::move(file).cast<double>(); break;

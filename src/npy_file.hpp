@@ -32,10 +32,10 @@ struct NpyArray {
 
 /// Reads a .npy file holding float32, float64 or bool elements.
 ///
-/// xtensor's reader does the parsing; before it runs, this checks what that
-/// reader does not: that the header is valid, the element type is one of the
-/// three, and the file holds exactly as many bytes as the header promises, so
-/// that a truncated file is an error, not garbage.
+/// xtensor's npy support parses the header and converts the data; around it,
+/// this checks what xtensor does not: that the header is complete, the element
+/// type is one of the three, and the file holds exactly as many bytes as the
+/// header promises, so that a truncated file is an error, not garbage.
 ///
 /// @param path the file.
 /// @return the element type and the values; Fortran-ordered files are
