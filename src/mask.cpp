@@ -6,6 +6,9 @@
 namespace mha {
 
 BoolMatrix causal_mask(std::size_t query_count, std::size_t key_count) {
+    // EXERCISE causal_mask (lesson 1)
+    // HINT: Start from an all-false (L, S) matrix: xt::zeros<bool>({query_count, key_count}).
+    // HINT: Query i may see keys 0..i; set mask(i, j) = true for every key j > i.
     BoolMatrix mask = xt::zeros<bool>({query_count, key_count});  // (L, S)
     for (std::size_t i = 0; i < query_count; ++i) {
         for (std::size_t j = i + 1; j < key_count; ++j) {
@@ -13,6 +16,7 @@ BoolMatrix causal_mask(std::size_t query_count, std::size_t key_count) {
         }
     }
     return mask;
+    // END EXERCISE
 }
 
 Matrix additive_mask(const BoolMatrix& mask) {

@@ -10,6 +10,9 @@ Matrix matmul(const Matrix& A, const Matrix& B) {
         throw std::invalid_argument("matmul: A is " + shape_string(A) + " and B is " + shape_string(B) +
                                     ": A's column count must equal B's row count");
     }
+    // EXERCISE matmul (lesson 1)
+    // HINT: C has A's row count and B's column count; start from xt::zeros<double>({n, m}).
+    // HINT: C(i, j) is the sum over p of A(i, p) * B(p, j): three nested loops over i, p and j.
     const std::size_t n = A.shape(0), k = A.shape(1), m = B.shape(1);
     Matrix C = xt::zeros<double>({n, m});  // (n, m)
     // The loop order i, p, j walks B and C row by row, so memory is read in order.
@@ -22,6 +25,7 @@ Matrix matmul(const Matrix& A, const Matrix& B) {
         }
     }
     return C;
+    // END EXERCISE
 }
 
 Matrix matmul_transposed(const Matrix& A, const Matrix& B) {

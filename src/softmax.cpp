@@ -9,6 +9,10 @@
 namespace mha {
 
 Matrix softmax(const Matrix& logits) {
+    // EXERCISE stable_softmax (lesson 1)
+    // HINT: Work row by row. First find the row's maximum; exp(x - max) never overflows and gives the same weights.
+    // HINT: Reject NaN and +infinity with std::invalid_argument; a row that is all -infinity stays all zero.
+    // HINT: Then exponentiate the shifted logits, add them up, and divide each by the sum.
     const std::size_t rows = logits.shape(0), columns = logits.shape(1);
     Matrix weights = xt::zeros<double>({rows, columns});  // (L, S)
 
@@ -44,6 +48,7 @@ Matrix softmax(const Matrix& logits) {
         }
     }
     return weights;
+    // END EXERCISE
 }
 
 }  // namespace mha
