@@ -31,18 +31,25 @@ Linear rows_of(const Linear& layer, std::size_t first, std::size_t count) {
 
 std::vector<Matrix> split_heads(const Matrix& projected, std::size_t num_heads) {
     const std::size_t d_k = head_size("split_heads", projected.shape(1), num_heads);
+    // EXERCISE split_heads (lesson 3)
+    // HINT: Head h owns the d_k adjacent columns [h·d_k, (h+1)·d_k) of the projected matrix.
+    // HINT: xt::view(projected, xt::all(), xt::range(first, last)) selects columns; assign it to a Matrix.
     std::vector<Matrix> heads;
     for (std::size_t h = 0; h < num_heads; ++h) {
         // Head h owns a block of d_k adjacent columns: (L, H·d_k) -> (L, d_k).
         heads.push_back(xt::view(projected, xt::all(), xt::range(h * d_k, (h + 1) * d_k)));
     }
     return heads;
+    // END EXERCISE
 }
 
 Matrix concat_heads(const std::vector<Matrix>& heads) {
     if (heads.empty()) {
         throw std::invalid_argument("concat_heads: there are no heads to concatenate");
     }
+    // EXERCISE concat_heads (lesson 4)
+    // HINT: The result is (L, H·d_k); head h fills the columns [h·d_k, (h+1)·d_k).
+    // HINT: Check that every head has head 0's shape and throw std::invalid_argument naming both if not.
     const std::size_t L = heads[0].shape(0), d_k = heads[0].shape(1);
     Matrix concatenated = xt::zeros<double>({L, heads.size() * d_k});  // (L, H·d_k)
     for (std::size_t h = 0; h < heads.size(); ++h) {
@@ -54,21 +61,12 @@ Matrix concat_heads(const std::vector<Matrix>& heads) {
         xt::view(concatenated, xt::all(), xt::range(h * d_k, (h + 1) * d_k)) = heads[h];
     }
     return concatenated;
+    // END EXERCISE
 }
 
 HeadsResult AttentionHeads::forward(const Matrix& X) const {
-    const Matrix no_mask = xt::zeros<double>({X.shape(0), X.shape(0)});  // (L, L), nothing masked
-    HeadsResult result;
-    if (heads.empty()) {
-        throw std::invalid_argument("AttentionHeads::forward: there are no heads");
-    }
-    // The heads share nothing but their input: each could run on its own core.
-    for (const auto& head : heads) {
-        auto attention = head.forward(X, no_mask);
-        result.outputs.push_back(std::move(attention.output));   // (L, d_k)
-        result.weights.push_back(std::move(attention.weights));  // (L, L)
-    }
-    return result;
+    const BoolMatrix no_mask = xt::zeros<bool>({X.shape(0), X.shape(0)});  // (L, L), nothing masked
+    return forward(X, no_mask);
 }
 
 HeadsResult AttentionHeads::forward(const Matrix& X, const BoolMatrix& mask) const {
@@ -76,16 +74,21 @@ HeadsResult AttentionHeads::forward(const Matrix& X, const BoolMatrix& mask) con
         throw std::invalid_argument("AttentionHeads::forward: the mask is " + shape_string(mask) + " but X is " +
                                     shape_string(X) + "; self-attention needs an (L, L) mask");
     }
-    HeadsResult result;
     if (heads.empty()) {
         throw std::invalid_argument("AttentionHeads::forward: there are no heads");
     }
+    // EXERCISE attention_heads (lesson 3)
+    // HINT: Every head is a lesson 2 SelfAttention: call head.forward(X, mask) for each one.
+    // HINT: Collect each head's output (L, d_k) and weights (L, L) in the two vectors of a HeadsResult.
+    HeadsResult result;
+    // The heads share nothing but their input: each could run on its own core.
     for (const auto& head : heads) {
         auto attention = head.forward(X, mask);
-        result.outputs.push_back(std::move(attention.output));
-        result.weights.push_back(std::move(attention.weights));
+        result.outputs.push_back(std::move(attention.output));   // (L, d_k)
+        result.weights.push_back(std::move(attention.weights));  // (L, L)
     }
     return result;
+    // END EXERCISE
 }
 
 AttentionHeads random_attention_heads(std::size_t d_model, std::size_t num_heads, bool with_bias,

@@ -20,6 +20,9 @@ Matrix Linear::forward(const Matrix& x) const {
                                     shape_string(weight) + ": the bias needs " + std::to_string(out_features()) +
                                     " entries (out_features)");
     }
+    // EXERCISE linear_layer (lesson 2)
+    // HINT: x Wᵀ is every row of x dotted with every row of W: lesson 1's matmul_transposed(x, weight).
+    // HINT: Then, when the layer has a bias, add bias(o) to column o of every row.
     Matrix y = matmul_transposed(x, weight);  // (N, in) x (in, out) = (N, out)
     if (has_bias()) {
         for (std::size_t n = 0; n < y.shape(0); ++n) {
@@ -29,6 +32,7 @@ Matrix Linear::forward(const Matrix& x) const {
         }
     }
     return y;
+    // END EXERCISE
 }
 
 Linear xavier_uniform_linear(std::size_t in_features, std::size_t out_features, bool with_bias,

@@ -181,9 +181,13 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
         }
 
         // ---- Pass 3: concatenate the heads and mix them with W_o ----
+        // EXERCISE output_projection (lesson 4)
+        // HINT: concat_heads(head_outputs) puts the heads side by side: (L, E).
+        // HINT: output_projection.forward(...) of that, (L, E), goes to xt::view(result.output, b, xt::all(), xt::all()).
         // Up to here the heads never saw each other; W_o is where their findings combine.
         const Matrix concatenated = concat_heads(head_outputs);                 // (L, E)
         xt::view(result.output, b, xt::all(), xt::all()) = output_projection.forward(concatenated);  // (L, E)
+        // END EXERCISE
     }
     return result;
 }

@@ -1,25 +1,30 @@
 // Lesson 2: one self-attention head with learned projections.
 #include "self_attention.hpp"
 
+#include "mask.hpp"
+
 namespace mha {
 
 AttentionResult SelfAttention::forward(const Matrix& X, const Matrix& additive_mask) const {
+    // EXERCISE self_attention (lesson 2)
+    // HINT: Make Q, K and V with the three projections: query_projection.forward(X), and so on.
+    // HINT: Then hand them and the mask to lesson 1's scaled_dot_product_attention.
     // Three views of the same tokens. Each projection is a separate learned
     // question: what do I look for (Q), what do I offer (K), what do I pass on (V)?
     const Matrix Q = query_projection.forward(X);  // (L, d_model) -> (L, d_k)
     const Matrix K = key_projection.forward(X);    // (L, d_model) -> (L, d_k)
     const Matrix V = value_projection.forward(X);  // (L, d_model) -> (L, d_v)
     return scaled_dot_product_attention(Q, K, V, additive_mask);
+    // END EXERCISE
 }
 
 AttentionResult SelfAttention::forward(const Matrix& X, const BoolMatrix& mask) const {
-    return scaled_dot_product_attention(query_projection.forward(X), key_projection.forward(X),
-                                        value_projection.forward(X), mask);
+    return forward(X, additive_mask(mask));  // true becomes -infinity
 }
 
 AttentionResult SelfAttention::forward(const Matrix& X) const {
-    return scaled_dot_product_attention(query_projection.forward(X), key_projection.forward(X),
-                                        value_projection.forward(X));
+    const Matrix no_mask = xt::zeros<double>({X.shape(0), X.shape(0)});  // (L, L), nothing masked
+    return forward(X, no_mask);
 }
 
 SelfAttention random_self_attention(std::size_t d_model, std::size_t d_k, std::size_t d_v, bool with_bias,
