@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 
@@ -49,6 +50,24 @@ std::string thrown_message(Action&& action) {
     }
     ADD_FAILURE() << "expected an exception, none was thrown";
     return "";
+}
+
+/// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
+inline Matrix varied(std::size_t rows, std::size_t columns, double seed) {
+    Matrix m = xt::zeros<double>({rows, columns});
+    for (std::size_t i = 0; i < rows; ++i) {
+        for (std::size_t j = 0; j < columns; ++j) {
+            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
+        }
+    }
+    return m;
+}
+
+/// Expects every one of `parts` in an error message, naming the missing part and the message.
+inline void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
+    for (const char* part : parts) {
+        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    }
 }
 
 }  // namespace mha::testing

@@ -18,19 +18,9 @@ using mha::BoolMatrix;
 using mha::Matrix;
 using mha::scaled_dot_product_attention;
 using mha::testing::matrices_near;
+using mha::testing::varied;
 using mha::testing::thrown_message;
 constexpr double infinity = std::numeric_limits<double>::infinity();
-
-// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
-Matrix varied(std::size_t rows, std::size_t columns, double seed) {
-    Matrix m = xt::zeros<double>({rows, columns});
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < columns; ++j) {
-            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
-        }
-    }
-    return m;
-}
 
 // ---- Hand-computed cases ----
 

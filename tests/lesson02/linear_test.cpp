@@ -11,6 +11,8 @@
 
 namespace {
 
+using mha::testing::expect_contains;
+
 using mha::Linear;
 using mha::Matrix;
 using mha::Vector;
@@ -23,12 +25,6 @@ Linear hand_layer(bool with_bias) {
     layer.weight = Matrix{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}};  // (2, 3)
     layer.bias = with_bias ? Vector{10.0, 20.0} : Vector(xt::zeros<double>({0}));
     return layer;
-}
-
-void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
-    for (const char* part : parts) {
-        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
 }
 
 // ---- Forward, by hand ----

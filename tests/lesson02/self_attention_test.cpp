@@ -21,18 +21,8 @@ using mha::Matrix;
 using mha::SelfAttention;
 using mha::Vector;
 using mha::testing::matrices_near;
+using mha::testing::varied;
 using mha::testing::thrown_message;
-
-// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
-Matrix varied(std::size_t rows, std::size_t columns, double seed) {
-    Matrix m = xt::zeros<double>({rows, columns});
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < columns; ++j) {
-            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
-        }
-    }
-    return m;
-}
 
 Vector varied_vector(std::size_t size, double seed) {
     Vector v = xt::zeros<double>({size});

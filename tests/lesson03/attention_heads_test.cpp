@@ -16,6 +16,8 @@
 
 namespace {
 
+using mha::testing::expect_contains;
+
 using mha::AttentionHeads;
 using mha::BoolMatrix;
 using mha::Linear;
@@ -24,28 +26,12 @@ using mha::RandomGenerator;
 using mha::SelfAttention;
 using mha::Vector;
 using mha::testing::matrices_near;
+using mha::testing::varied;
 using mha::testing::thrown_message;
-
-// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
-Matrix varied(std::size_t rows, std::size_t columns, double seed) {
-    Matrix m = xt::zeros<double>({rows, columns});
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < columns; ++j) {
-            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
-        }
-    }
-    return m;
-}
 
 // The largest |a - b| over two matrices of the same shape.
 double max_difference(const Matrix& a, const Matrix& b) {
     return xt::amax(xt::abs(a - b))();
-}
-
-void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
-    for (const char* part : parts) {
-        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
 }
 
 // A projection (2, 4) without bias that copies input columns first and first + 1.

@@ -15,6 +15,8 @@
 
 namespace {
 
+using mha::testing::expect_contains;
+
 using mha::AttentionHeads;
 using mha::HeadsResult;
 using mha::Linear;
@@ -22,24 +24,8 @@ using mha::Matrix;
 using mha::RandomGenerator;
 using mha::Vector;
 using mha::testing::matrices_near;
+using mha::testing::varied;
 using mha::testing::thrown_message;
-
-// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
-Matrix varied(std::size_t rows, std::size_t columns, double seed) {
-    Matrix m = xt::zeros<double>({rows, columns});
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < columns; ++j) {
-            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
-        }
-    }
-    return m;
-}
-
-void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
-    for (const char* part : parts) {
-        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-}
 
 void expect_same_heads(const HeadsResult& actual, const HeadsResult& expected, double tolerance) {
     ASSERT_EQ(actual.outputs.size(), expected.outputs.size());

@@ -11,6 +11,8 @@
 
 namespace {
 
+using mha::testing::expect_contains;
+
 using mha::Matrix;
 using mha::split_heads;
 using mha::testing::matrices_near;
@@ -18,12 +20,6 @@ using mha::testing::thrown_message;
 
 // (L = 2, 6): entry (i, j) = 10·i + j, so every number says where it came from.
 const Matrix projected = {{0, 1, 2, 3, 4, 5}, {10, 11, 12, 13, 14, 15}};
-
-void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
-    for (const char* part : parts) {
-        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-}
 
 TEST(SplitHeads, EachHeadGetsABlockOfAdjacentColumns) {
     const auto two = split_heads(projected, 2);  // d_k = 3

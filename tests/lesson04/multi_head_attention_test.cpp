@@ -22,17 +22,7 @@ using mha::MultiHeadAttention;
 using mha::Tensor3;
 using mha::Tensor4;
 using mha::testing::matrices_near;
-
-// A deterministic matrix with varied entries in [-1, 1], so tests need no random generator.
-Matrix varied(std::size_t rows, std::size_t columns, double seed) {
-    Matrix m = xt::zeros<double>({rows, columns});
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < columns; ++j) {
-            m(i, j) = std::sin(seed + 1.7 * i + 0.61 * j * j);
-        }
-    }
-    return m;
-}
+using mha::testing::varied;
 
 // A batch (B, rows, columns) of varied matrices.
 Tensor3 varied_batch(std::size_t batch, std::size_t rows, std::size_t columns, double seed) {
