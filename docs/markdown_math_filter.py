@@ -18,15 +18,42 @@ Outside fenced code blocks and `code spans` this filter rewrites
 
 It also gives the first "# Title" of lessons/NN-slug/README.md the label
 {#lessonNN} (so that `@ref lesson01` works), and that of docs/NAME.md the
-label {#NAME}. And it works around three quirks
+label {#NAME}. And it works around four quirks
 of Doxygen 1.9.4: **bold** or *italics* around math or an opening bracket or
 quote become <b> or <em> (Doxygen would print the stars), `code with a '` gets
 double backticks (Doxygen would read `...' as a quotation), and math in a
-# heading is left as TeX source (Doxygen cannot typeset a heading's math).
+# heading is left as TeX source (Doxygen cannot typeset a heading's math), and
+`code` in a heading as plain text (the tree view would show its <tt> tags).
 It never adds or removes a line, so Doxygen's warnings keep pointing at the
-right line of the original file.
+right line of the original file (the only lines it adds come after the last).
+
+A line that is nothing but one of these HTML comments, which GitHub hides,
+pulls in what the site shows from the real code, outputs and pictures:
+
+    <!-- snippet src/softmax.cpp softmax_passes -->
+        ->  \snippet src/softmax.cpp softmax_passes: the lines between the two
+            `// [softmax_passes]` lines of that file (EXAMPLE_PATH finds it)
+    <!-- output lesson01 -->
+        ->  the whole output of lesson01-example, as run by this build
+            (docs/example-output/lesson01.txt), in a box that opens on a click
+    <!-- output lesson01 excerpt -->   (just before a ``` block)
+        ->  the block stays: it is an excerpt of that output, and the build checks
+            that it is (python3 markdown_math_filter.py --check-excerpts)
+    <!-- figure lesson01-bank.svg A caption -->
+        ->  \image html of a picture the example drew in this build (docs/figures)
+    <!-- diagram lesson01 A caption -->
+        ->  \dotfile docs/diagrams/lesson01.dot; a ``` block just after the line
+            (the text drawing GitHub shows) is left out of the site
+    <!-- api-index -->
+        ->  a table of every header of src/, grouped by the lesson that introduces it
+
+Every lesson page ends with links to the previous and the next lesson, and the
+main page with a link to lesson 1. Lesson 5's page also shows, when they exist,
+lessons/05-*/benchmark_table.md and gflops_chart.svg: where its README has the
+line <!-- benchmarks -->, or else at its end.
 
 Usage: python3 markdown_math_filter.py FILE.md   (writes the result to stdout)
+       python3 markdown_math_filter.py --check-excerpts OUTPUT_DIR README.md...
 """
 import re
 import sys
@@ -53,6 +80,9 @@ TOKEN = re.compile(
 EMPHASIS = re.compile(
     rf"{CODE}|(?P<stars>\*\*?)(?=\S)(?P<inner>(?:{IN_PARAGRAPH}[^*])+?)(?<=\S)(?P=stars)", re.S
 )
+# <!-- snippet PATH NAME -->, <!-- output lessonNN [excerpt] -->, ...: a line of its own.
+DIRECTIVE = re.compile(r"^ {0,3}<!--\s*(?P<name>snippet|output|figure|diagram|api-index|benchmarks)\b"
+                       r"(?P<arguments>.*?)-->\s*$")
 
 
 def lesson_label(path):
@@ -126,38 +156,201 @@ def convert_prose(prose, here):
     return re.sub(r"[\0\1](\d+)[\0\1]", lambda mark: formulas[int(mark[1])], prose)
 
 
+def lessons():
+    """(label, title, folder) of every lessons/NN-slug/README.md, in order."""
+    found = []
+    for readme in sorted((ROOT / "lessons").glob("[0-9][0-9]-*/README.md")):
+        title = next((line[2:].strip() for line in readme.read_text(encoding="utf-8-sig").splitlines()
+                      if line.startswith("# ")), readme.parent.name)
+        found.append((lesson_label(readme), re.sub(r"\s*\{#\w+\}$", "", title).rstrip("# "), readme.parent))
+    return found
+
+
+def doxygen_string(text):
+    """Text as a quoted argument of a Doxygen command."""
+    return '"' + text.replace('"', "'") + '"'
+
+
+def lesson_navigation(label):
+    """The "Previous: ... | Next: ..." line that ends a lesson page (or the main page)."""
+    all_lessons = lessons()
+    labels = [entry[0] for entry in all_lessons]
+    if label == "index":
+        if not all_lessons:
+            return ""
+        first, title, _ = all_lessons[0]
+        return f'\n\n<div class="mha-lesson-nav"><b>Start:</b> @ref {first} {doxygen_string(title)}</div>\n'
+    position = labels.index(label)
+    parts = []
+    if position > 0:
+        previous, title, _ = all_lessons[position - 1]
+        parts.append(f"<b>Previous:</b> @ref {previous} {doxygen_string(title)}")
+    else:
+        parts.append('<b>Previous:</b> @ref index "Course home"')
+    if position + 1 < len(all_lessons):
+        following, title, _ = all_lessons[position + 1]
+        parts.append(f"<b>Next:</b> @ref {following} {doxygen_string(title)}")
+    else:
+        parts.append('<b>Back to:</b> @ref index "Course home"')
+    return '\n\n<div class="mha-lesson-nav">' + " | ".join(parts) + "</div>\n"
+
+
+def benchmarks(here):
+    """Lesson 5's measured table and chart, when its folder has them (else "")."""
+    folder = here.parent
+    parts = []  # on one line: the chart first, since \\include takes the rest of its line as the file
+    if (folder / "gflops_chart.svg").is_file():
+        parts.append('\\image html gflops_chart.svg "Measured speed, GFLOP/s"')
+    if (folder / "benchmark_table.md").is_file():
+        parts.append(f"\\include{{doc}} {(folder / 'benchmark_table.md').relative_to(ROOT)}")
+    return " ".join(parts)
+
+
+def api_index():
+    """Every header of src/, grouped by the lesson its @file brief names (@ref lessonNN)."""
+    titles = {label: title for label, title, _ in lessons()}
+    groups = {}
+    for header in sorted((ROOT / "src").glob("*.hpp")):
+        brief = re.search(r"^///\s*@brief\s+(.*)$", header.read_text(encoding="utf-8"), re.M)
+        text = brief[1].strip() if brief else ""
+        lesson = re.search(r"@ref (lesson\d\d)", text)
+        label = lesson[1] if lesson and lesson[1] in titles else None
+        text = re.sub(r"\s*\(introduced in @ref lesson\d\d\)", "", text).rstrip(".")
+        groups.setdefault(label, []).append((header.name, text))
+    lines = []
+    for label in sorted(groups, key=lambda name: (name is None, name or "")):
+        heading = f"@ref {label} {doxygen_string(titles[label])}" if label else "Shared by the lessons"
+        lines += [f"<b>{heading}</b>", "", "| Header | What it holds |", "|--------|---------------|"]
+        lines += [f"| @ref {name} | {text} |" for name, text in groups[label]]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def directive(match, here):
+    """The Doxygen text of one <!-- name arguments --> line; None: keep the line as it is."""
+    name, arguments = match["name"], match["arguments"].split()
+    if name == "snippet" and len(arguments) == 2:
+        return f"\\snippet {arguments[0]} {arguments[1]}\n"
+    if name == "output" and len(arguments) == 1:
+        lesson = arguments[0]
+        return (f'<details class="mha-output"><summary>The whole output of <code>{lesson}-example</code>, '
+                f"as it ran while this page was built</summary>\\verbinclude {lesson}.txt </details>\n")
+    if name == "output" and len(arguments) == 2 and arguments[1] == "excerpt":
+        return (f'<div class="mha-excerpt">From the output of <code>{arguments[0]}-example</code>, '
+                "as it ran while this page was built:</div>\n")
+    if name == "figure" and arguments:
+        caption = " ".join(arguments[1:])
+        return f"\\image html {arguments[0]}" + (f" {doxygen_string(caption)}" if caption else "") + "\n"
+    if name == "diagram" and arguments:
+        caption = " ".join(arguments[1:])
+        return f"\\dotfile {arguments[0]}.dot" + (f" {doxygen_string(caption)}" if caption else "") + "\n"
+    if name == "api-index":
+        return api_index()
+    if name == "benchmarks":
+        return benchmarks(here) + "\n"
+    return None
+
+
 def filter_markdown(source, here):
     label = lesson_label(here)
+    page = "index" if here == ROOT / "README.md" else label
     out, prose = [], []
     fence = None  # the ``` or ~~~ that opened the fenced block we are in
     math = False  # whether that block is a ```math block
+    hide = False  # whether that block is left out (a diagram replaces it)
+    hide_next_fence = False  # the line before was a <!-- diagram -->
+    has_benchmarks_line = False
     for line in re.findall(r".*\n|.+$", source):  # lines, split at \n only
         marker = FENCE.match(line)
+        command = DIRECTIVE.match(line) if fence is None else None
+        if command and directive(command, here) is not None:
+            out.append(convert_prose("".join(prose), here))
+            prose = []
+            out.append(directive(command, here))
+            hide_next_fence = command["name"] == "diagram"
+            has_benchmarks_line |= command["name"] == "benchmarks"
+            continue
         if fence is None and marker:  # a fenced block opens: convert the prose so far
             out.append(convert_prose("".join(prose), here))
             prose = []
-            fence, math = marker.group(1), marker.group(2) == "math"
-            out.append(line[: marker.start(1)] + "\\f[\n" if math else line)
+            fence, math, hide = marker.group(1), marker.group(2) == "math", hide_next_fence
+            out.append("\n" if hide else line[: marker.start(1)] + "\\f[\n" if math else line)
         elif fence is not None:  # inside a fenced block: copied, except a math fence
             if marker and marker.group(1).startswith(fence) and not marker.group(2):
                 fence = None
-                out.append(line[: marker.start(1)] + "\\f]\n" if math else line)
+                out.append("\n" if hide else line[: marker.start(1)] + "\\f]\n" if math else line)
             else:
-                out.append(line)
+                out.append("\n" if hide else line)
         else:
             if re.match(r" {0,3}#{1,6} ", line):  # Doxygen 1.9.4 typesets no math in a
                 line = re.sub(r"\$+([^$]+)\$+",  # heading: show the TeX, \ escaped
                               lambda formula: formula[1].replace("\\", "\\\\"), line)
+                # and would show a `code` heading's <tt> tags as text in the tree view
+                line = re.sub(r"`+([^`]+)`+", r"\1", line)
             if label and line.startswith("# "):  # the lesson's title: label it once
                 if "{#" not in line:
                     line = line.rstrip().rstrip("#").rstrip() + f" {{#{label}}}\n"
                 label = None
             prose.append(line)
+        hide_next_fence = False
     out.append(convert_prose("".join(prose), here))
+    # After the last line: lesson 5's measurements, then the way to the next lesson.
+    if page and page.startswith("lesson") and not has_benchmarks_line and benchmarks(here):
+        out.append("\n\n## Measured on this machine\n\n" + benchmarks(here) + "\n")
+    if page == "index" or (page and page.startswith("lesson")):
+        out.append(lesson_navigation(page))
     return "".join(out)
 
 
+def check_excerpts(output_dir, readmes):
+    """Every ``` block after <!-- output lessonNN excerpt --> must be lines of that
+    example's output (docs/example-output/lessonNN.txt), in order; a line "..."
+    skips any number of lines. Returns the problems found, as text."""
+    problems = []
+    for readme in map(Path, readmes):
+        lines = readme.read_text(encoding="utf-8-sig").splitlines()
+        for number, line in enumerate(lines):
+            command = DIRECTIVE.match(line)
+            arguments = command["arguments"].split() if command else []
+            if not command or command["name"] != "output" or arguments[1:] != ["excerpt"]:
+                continue
+            where = f"{readme}:{number + 1}"
+            output_file = Path(output_dir) / f"{arguments[0]}.txt"
+            if not output_file.is_file():
+                problems.append(f"{where}: there is no output {output_file}")
+                continue
+            if number + 1 >= len(lines) or not FENCE.match(lines[number + 1]):
+                problems.append(f"{where}: the line after <!-- output ... excerpt --> must open a ``` block")
+                continue
+            block = []
+            for text in lines[number + 2:]:
+                if FENCE.match(text):
+                    break
+                block.append(text.rstrip())
+            output = [text.rstrip() for text in output_file.read_text(encoding="utf-8").splitlines()]
+            position = 0  # where the next line of the excerpt may be found
+            gap = True  # whether lines may be skipped before it: at the start, and after "..."
+            for offset, text in enumerate(block):
+                if text.strip() == "...":
+                    gap = True
+                    continue
+                found = next((i for i in range(position, len(output) if gap else position + 1)
+                              if i < len(output) and output[i] == text), None)
+                if found is None:
+                    problems.append(f"{readme}:{number + 3 + offset}: this line of the excerpt is not what "
+                                    f"{arguments[0]}-example printed{' next' if not gap else ''}:\n    {text}\n"
+                                    f"  (the example's output is {output_file}; paste the real line)")
+                    break
+                position, gap = found + 1, False
+    return problems
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--check-excerpts"]:
+        found = check_excerpts(sys.argv[2], sys.argv[3:])
+        for problem in found:
+            print(problem, file=sys.stderr)
+        sys.exit(1 if found else 0)
     file = Path(sys.argv[1]).resolve()
     sys.stdout.reconfigure(encoding="utf-8")
     sys.stdout.write(filter_markdown(file.read_text(encoding="utf-8-sig"), file))

@@ -2,8 +2,10 @@
 // The site carries only MathJax's TeX web fonts and its HTML-CSS output, so
 // MathJax must not switch to fonts or renderers it would have to download:
 // STIX fonts installed on the reader's system, image fonts, or the SVG output
-// offered by the right-click menu.
+// offered by the right-click menu. Its "Loading..." and "Typesetting..."
+// messages in the corner of the page are switched off.
 MathJax.Hub.Config({
   "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "TeX", imageFont: null },
-  MathMenu: { showRenderer: false, showFontMenu: false }
+  MathMenu: { showRenderer: false, showFontMenu: false },
+  messageStyle: "none"
 });

@@ -19,7 +19,16 @@ packages=(
   # Documentation: Doxygen, graphviz for diagrams, MathJax 2.7 served offline, the site's style,
   # python3 for the Markdown math filter
   doxygen graphviz libjs-mathjax fonts-mathjax doxygen-awesome-css python3
+  # The site's test (ctest -L docs): Debian's Chromium, run headless by npm's playwright-core
+  chromium
 )
+# ...and Node.js with npm for playwright-core: Debian's nodejs and npm, unless a node (18 or
+# newer) and an npm are already on the PATH, such as NodeSource's nodejs, which bundles npm
+# and conflicts with Debian's npm package.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ! command -v npm >/dev/null 2>&1 || [ "$node_major" -lt 18 ]; then
+  packages+=(nodejs npm)
+fi
 
 for argument in "$@"; do
   case "$argument" in

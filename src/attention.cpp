@@ -84,6 +84,7 @@ AttentionResult scaled_dot_product_attention(const Matrix& Q, const Matrix& K, c
     // HINT: Three passes. Scores: matmul_transposed(Q, K) gives every query against every key, (L, S).
     // HINT: Multiply each score by 1 / sqrt(d_k) and add additive_mask(i, j); then softmax(scores) gives the weights.
     // HINT: The output is matmul(weights, V), (L, d_v); return {output, weights}.
+    // [attention_passes]
     // Pass 1: compare every query with every key. scores(i, j) is large when
     // query i and key j point the same way. Dividing by sqrt(d_k) keeps the
     // scores at unit variance whatever d_k is, so softmax does not saturate.
@@ -101,6 +102,7 @@ AttentionResult scaled_dot_product_attention(const Matrix& Q, const Matrix& K, c
     // Pass 3: each output row is the weighted average of the value rows. This
     // is the step that moves information between positions of the sequence.
     Matrix output = matmul(weights, V);  // (L, S) x (S, d_v) = (L, d_v)
+    // [attention_passes]
 
     return {std::move(output), std::move(weights)};
     // END EXERCISE

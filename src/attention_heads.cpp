@@ -34,12 +34,14 @@ std::vector<Matrix> split_heads(const Matrix& projected, std::size_t num_heads) 
     // EXERCISE split_heads (lesson 3)
     // HINT: Head h owns the d_k adjacent columns [h·d_k, (h+1)·d_k) of the projected matrix.
     // HINT: xt::view(projected, xt::all(), xt::range(first, last)) selects columns; assign it to a Matrix.
+    // [split_heads]
     std::vector<Matrix> heads;
     for (std::size_t h = 0; h < num_heads; ++h) {
         // Head h owns a block of d_k adjacent columns: (L, H·d_k) -> (L, d_k).
         heads.push_back(xt::view(projected, xt::all(), xt::range(h * d_k, (h + 1) * d_k)));
     }
     return heads;
+    // [split_heads]
     // END EXERCISE
 }
 
@@ -50,6 +52,7 @@ Matrix concat_heads(const std::vector<Matrix>& heads) {
     // EXERCISE concat_heads (lesson 4)
     // HINT: The result is (L, H·d_k); head h fills the columns [h·d_k, (h+1)·d_k).
     // HINT: Check that every head has head 0's shape and throw std::invalid_argument naming both if not.
+    // [concat_heads]
     const std::size_t L = heads[0].shape(0), d_k = heads[0].shape(1);
     Matrix concatenated = xt::zeros<double>({L, heads.size() * d_k});  // (L, H·d_k)
     for (std::size_t h = 0; h < heads.size(); ++h) {
@@ -61,6 +64,7 @@ Matrix concat_heads(const std::vector<Matrix>& heads) {
         xt::view(concatenated, xt::all(), xt::range(h * d_k, (h + 1) * d_k)) = heads[h];
     }
     return concatenated;
+    // [concat_heads]
     // END EXERCISE
 }
 

@@ -23,6 +23,7 @@ Matrix Linear::forward(const Matrix& x) const {
     // EXERCISE linear_layer (lesson 2)
     // HINT: x Wᵀ is every row of x dotted with every row of W: lesson 1's matmul_transposed(x, weight).
     // HINT: Then, when the layer has a bias, add bias(o) to column o of every row.
+    // [linear_forward]
     Matrix y = matmul_transposed(x, weight);  // (N, in) x (in, out) = (N, out)
     if (has_bias()) {
         for (std::size_t n = 0; n < y.shape(0); ++n) {
@@ -32,6 +33,7 @@ Matrix Linear::forward(const Matrix& x) const {
         }
     }
     return y;
+    // [linear_forward]
     // END EXERCISE
 }
 

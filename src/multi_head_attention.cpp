@@ -154,6 +154,7 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
     result.output = xt::zeros<double>({B, L, E});
     result.weights = xt::zeros<double>({B, H, L, S});
     for (std::size_t b = 0; b < B; ++b) {
+        // [heads_pass]
         // ---- Pass 1: project, then cut into heads ----
         const Matrix Q = query_projection.forward(batch_entry(query, b));  // (L, E)
         const Matrix K = key_projection.forward(batch_entry(key, b));      // (S, kdim) -> (S, E)
@@ -179,14 +180,17 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
             xt::view(result.weights, b, h, xt::all(), xt::all()) = attention.weights;  // (L, S)
             head_outputs.push_back(std::move(attention.output));                        // (L, d_k)
         }
+        // [heads_pass]
 
         // ---- Pass 3: concatenate the heads and mix them with W_o ----
         // EXERCISE output_projection (lesson 4)
         // HINT: concat_heads(head_outputs) puts the heads side by side: (L, E).
         // HINT: output_projection.forward(...) of that, (L, E), goes to xt::view(result.output, b, xt::all(), xt::all()).
+        // [concat_and_output]
         // Up to here the heads never saw each other; W_o is where their findings combine.
         const Matrix concatenated = concat_heads(head_outputs);                 // (L, E)
         xt::view(result.output, b, xt::all(), xt::all()) = output_projection.forward(concatenated);  // (L, E)
+        // [concat_and_output]
         // END EXERCISE
     }
     return result;

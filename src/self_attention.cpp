@@ -9,12 +9,14 @@ AttentionResult SelfAttention::forward(const Matrix& X, const Matrix& additive_m
     // EXERCISE self_attention (lesson 2)
     // HINT: Make Q, K and V with the three projections: query_projection.forward(X), and so on.
     // HINT: Then hand them and the mask to lesson 1's scaled_dot_product_attention.
+    // [projections]
     // Three views of the same tokens. Each projection is a separate learned
     // question: what do I look for (Q), what do I offer (K), what do I pass on (V)?
     const Matrix Q = query_projection.forward(X);  // (L, d_model) -> (L, d_k)
     const Matrix K = key_projection.forward(X);    // (L, d_model) -> (L, d_k)
     const Matrix V = value_projection.forward(X);  // (L, d_model) -> (L, d_v)
     return scaled_dot_product_attention(Q, K, V, additive_mask);
+    // [projections]
     // END EXERCISE
 }
 

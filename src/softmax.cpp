@@ -16,6 +16,7 @@ Matrix softmax(const Matrix& logits) {
     const std::size_t rows = logits.shape(0), columns = logits.shape(1);
     Matrix weights = xt::zeros<double>({rows, columns});  // (L, S)
 
+    // [softmax_passes]
     for (std::size_t i = 0; i < rows; ++i) {
         // Pass 1: the row's maximum, rejecting values softmax cannot handle.
         double row_max = -std::numeric_limits<double>::infinity();
@@ -47,6 +48,7 @@ Matrix softmax(const Matrix& logits) {
             weights(i, j) /= sum;
         }
     }
+    // [softmax_passes]
     return weights;
     // END EXERCISE
 }

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -21,6 +23,24 @@
 #include "tokenizer.hpp"
 
 namespace {
+
+// With the environment variable MHA_FIGURES_DIR set to a folder (the website's
+// build sets it), the example also draws its attention weights there as SVG
+// pictures; without it, it only prints.
+void write_figure(const std::string& name, const std::string& svg) {
+    const char* folder = std::getenv("MHA_FIGURES_DIR");
+    if (folder == nullptr || *folder == '\0') {
+        return;
+    }
+    const std::string path = std::string(folder) + "/" + name;
+    std::ofstream file(path);
+    file << svg;
+    if (!file) {
+        std::cerr << "error: could not write " << path << '\n';
+        std::exit(1);
+    }
+    std::cerr << "wrote " << path << '\n';
+}
 
 // The rows of a matrix in reverse order: the sentence read backwards.
 mha::Matrix reversed_rows(const mha::Matrix& m) {
@@ -89,6 +109,7 @@ int main() {
     for (const auto id : vocabulary.encode("I went to the river")) std::cout << ' ' << id;
     std::cout << "   (river is unknown: <unk> = 0)\n\n";
 
+    // [text_to_head]
     // ---- Ids -> vectors: a lookup table, plus where each token stands ----
     const mha::Embedding embedding = mha::random_embedding(vocabulary.size(), d_model, random);  // table (15, 16)
     const mha::Matrix E = embedding.forward(ids);                           // (L, d_model) = (11, 16)
@@ -102,6 +123,7 @@ int main() {
     const mha::Matrix V = head.value_projection.forward(X);  // (L, d_v) = (11, 8)
     const mha::Matrix scores = mha::matmul_transposed(Q, K) / std::sqrt(static_cast<double>(d_k));  // (L, L)
     const mha::AttentionResult result = head.forward(X);  // weights (L, L) = (11, 11), output (L, d_v) = (11, 8)
+    // [text_to_head]
 
     std::cout << "Shapes (L = " << L << ", d_model = " << d_model << ", d_k = " << d_k << ", d_v = " << d_v
               << "):\n";
@@ -136,6 +158,10 @@ int main() {
     std::printf("Tokens whose largest weight is on themselves: %zu of %zu with Q = K = V = X (lesson 1),\n"
                 "%zu of %zu with the projections.\n\n",
                 self_attending_rows(plain.weights), L, self_attending_rows(result.weights), L);
+    write_figure("lesson02-projections.svg",
+                 mha::svg_side_by_side({mha::svg_heatmap(plain.weights, tokens, tokens, "Q = K = V = X (lesson 1)"),
+                                        mha::svg_heatmap(result.weights, tokens, tokens,
+                                                         "Learned projections (random, seed 2024)")}));
 
     // ---- Attention alone ignores order; positional encodings fix that ----
     std::vector<std::size_t> reversed_ids(ids.rbegin(), ids.rend());  // (L): "tired too was it because ..."
