@@ -1,10 +1,15 @@
-// The `mha` command: the course's multi-head attention (lesson 4) on .npy files.
+// The `mha` command: the course's multi-head attention (lesson 4) on .npy files,
+// and a stopwatch for the fast attention of lesson 5.
 //
 //   mha forward --weights DIR --num-heads H --query Q.npy ... --out OUT.npy
+//   mha bench --seq-len L --embed-dim E --num-heads H [--version V] ...
 //
-// It loads parameters exported from PyTorch (scripts/export_pytorch_mha.py),
+// `mha forward` loads parameters exported from PyTorch (scripts/export_pytorch_mha.py),
 // runs mha::MultiHeadAttention::forward on the inputs, and writes the result,
-// so that anyone can compare the course's numbers with PyTorch's.
+// so that anyone can compare the course's numbers with PyTorch's. `mha bench`
+// times mha::FastMultiHeadAttention on random data and prints one JSON line,
+// with the process's peak resident memory, which only a process of its own can
+// measure (scripts/run_benchmarks.sh uses it for the fused version's memory).
 //
 // The file reads from top to bottom:
 //   1. the help text            (`mha --help` prints it)
@@ -13,9 +18,13 @@
 //   4. loading and checking     (every file, before anything is computed)
 //   5. computing                (one call to MultiHeadAttention::forward)
 //   6. writing                  (the output and, if asked, the weights)
-//   7. main                     (dispatch on the subcommand name)
+//   7. mha bench                (timing the fast attention of lesson 5)
+//   8. main                     (dispatch on the subcommand name)
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -24,6 +33,7 @@
 #include <new>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,9 +41,11 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
+#include "fast_attention.hpp"
 #include "multi_head_attention.hpp"
 #include "npy_file.hpp"
 #include "parameter_files.hpp"
+#include "random.hpp"
 #include "tensor.hpp"
 
 namespace {
@@ -44,7 +56,8 @@ namespace fs = std::filesystem;
 // 1. The help text
 // ============================================================================
 
-// `mha --help` and `mha forward --help` both print this: there is one subcommand so far.
+// `mha --help`, `mha forward --help` and `mha bench --help` all print this: the
+// subcommands are few enough for one page.
 const char* const help_text = R"(mha: multi-head attention from the course "Multi-Head Attention from Scratch in C++",
 computing what PyTorch's nn.MultiheadAttention computes, on NumPy .npy files.
 
@@ -52,13 +65,16 @@ Usage:
   mha forward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
               [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
               --out OUT.npy [--weights-out W.npy] [--average-weights]
-  mha --help                  this text (so does `mha forward --help`)
+  mha bench --seq-len L --embed-dim E --num-heads H [--batch B] [--threads T]
+            [--repeat R] [--version V]
+  mha --help                  this text (so do `mha forward --help` and `mha bench --help`)
 
 `mha forward` runs one forward pass of the course's mha::MultiHeadAttention
 (lesson 4): the same computation as PyTorch's nn.MultiheadAttention(E, H,
 batch_first=True) in eval() mode (no dropout), all in double precision.
 
-Options (`--option VALUE` and `--option=VALUE` are the same):
+Options of `mha forward` (`--option VALUE` and `--option=VALUE` are the same, here and
+in `mha bench`):
   --weights DIR         the folder of the module's parameters, one .npy file per entry of
                         PyTorch's state_dict(), float32 or float64:
                           in_proj_weight.npy (3E, E)         when kdim = vdim = E, or else
@@ -111,11 +127,13 @@ Masks (PyTorch's conventions; all masks given are added up):
   happens in every head, the query's output row is out_proj's bias (zero without bias).
 
 Exit status:
-  0  success; one line per file written on stdout.
+  0  success: `mha forward` prints one line per file written on stdout, `mha bench` its
+     JSON object.
   2  bad input: a missing, unreadable, truncated or non-.npy file; a wrong dtype or shape;
      NaN or infinity in an input; E not divisible by H; a mask of the wrong shape; key and
-     value that do not match; an unknown, repeated or missing option; a --num-heads that is
-     not a whole number; an output file that cannot be written. Exactly one line goes to
+     value that do not match; an unknown, repeated or missing option; a --num-heads (or a
+     number of `mha bench`) that is not a whole number >= 1; an unknown --version; an
+     output file that cannot be written. Exactly one line goes to
      stderr:  mha: error: <file or option>: <what is wrong>
   1  an internal error: out of memory, a bug in the course (please report it), or, in an
      exercise workspace (./scripts/course), an exercise not written yet.
@@ -129,6 +147,35 @@ the course's attention on them, and compare (/usr/bin/python3 is Debian's, with 
       --key-padding-mask check/key_padding_mask.npy --causal \
       --out out.npy --weights-out weights.npy
   # out.npy should equal check/expected_output.npy, weights.npy check/expected_weights.npy
+
+`mha bench` times lesson 5's fast attention, mha::FastMultiHeadAttention, in float32:
+self-attention of a random (B, L, E) input through a random module (the same seed every
+run; no masks, no attention weights), one untimed warm-up pass, then R timed passes. It
+prints one JSON object on one line of stdout, such as
+  {"seq_len": 512, "embed_dim": 512, "num_heads": 8, "batch": 1, "threads": 1,
+   "repeat": 10, "version": "v5-threaded", "instruction_set": "avx512f",
+   "median_ms": 12.0, "min_ms": 11.8, "gflops": 134.2, "peak_rss_mb": 31.2}
+  median_ms, min_ms  the median and the fastest of the R passes, in milliseconds
+  gflops             8·L·E² + 4·L²·E flops per batch entry, over the median time
+  instruction_set    the SIMD instructions the fast kernels chose on this CPU
+  peak_rss_mb        the most memory the process ever held (getrusage's ru_maxrss), in
+                     MiB: a fused version never holds the H·L·L scores at once
+
+Options of `mha bench` (all whole numbers >= 1 but --version):
+  --seq-len L           L, the length of the sequence (S = L: self-attention). Required.
+  --embed-dim E         E, the size of a token's vector. Required.
+  --num-heads H         H, the number of heads; must divide E. Required.
+  --batch B             B, the number of sequences. Default 1.
+  --threads T           the threads the forward pass may use; only v5-threaded uses more
+                        than one. Default 1.
+  --repeat R            the number of timed passes. Default 10.
+  --version V           which version of lesson 5: 1 to 5, or its name: v1-blas, v2-simd,
+                        v3-blocked, v4-fused, v5-threaded (also blas, simd, blocked, fused,
+                        threaded). Default: v5-threaded.
+
+Example: the memory of the fused version at L = 8192, where the scores of all heads would
+take 8 · 8192² floats = 2 GiB:
+  ./build/default/mha bench --seq-len 8192 --embed-dim 512 --num-heads 8 --version v4 --repeat 3
 )";
 
 // ============================================================================
@@ -179,12 +226,12 @@ struct ForwardOptions {
     bool average_weights = false;                      // --average-weights
 };
 
-const std::set<std::string> options_with_value = {"--weights", "--num-heads", "--query",
-                                                  "--key",     "--value",     "--attn-mask",
-                                                  "--key-padding-mask",       "--out",
-                                                  "--weights-out"};
-const std::set<std::string> flags = {"--causal", "--average-weights"};
-const std::vector<std::string> required_options = {"--weights", "--num-heads", "--query", "--out"};
+const std::set<std::string> forward_options_with_value = {"--weights", "--num-heads", "--query",
+                                                          "--key",     "--value",     "--attn-mask",
+                                                          "--key-padding-mask",       "--out",
+                                                          "--weights-out"};
+const std::set<std::string> forward_flags = {"--causal", "--average-weights"};
+const std::vector<std::string> forward_required_options = {"--weights", "--num-heads", "--query", "--out"};
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
@@ -193,30 +240,40 @@ bool asks_for_help(const std::vector<std::string>& arguments) {
                        [](const std::string& argument) { return argument == "--help" || argument == "-h"; });
 }
 
-// --num-heads: digits only, at least 1, no overflow.
-std::size_t parse_num_heads(const std::string& text) {
+// A whole number >= 1 given to `option`: digits only, no sign, no overflow.
+std::size_t parse_whole_number(const std::string& option, const std::string& text) {
     const std::string problem = "'" + text + "' is not a whole number >= 1";
     if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        fail("--num-heads", problem);
+        fail(option, problem);
     }
     std::size_t value = 0;
     for (const char digit : text) {
         const auto d = static_cast<std::size_t>(digit - '0');
         if (value > (static_cast<std::size_t>(-1) - d) / 10) {
-            fail("--num-heads", "'" + text + "' is too large");
+            fail(option, "'" + text + "' is too large");
         }
         value = value * 10 + d;
     }
     if (value == 0) {
-        fail("--num-heads", problem);
+        fail(option, problem);
     }
     return value;
 }
 
-ForwardOptions parse_forward_arguments(const std::vector<std::string>& arguments) {
-    // Pass 1: collect every option, refusing unknown, repeated and value-less ones.
+// The options of one command line, as given; every subcommand's parser starts here.
+struct GivenOptions {
     std::map<std::string, std::string> values;  // option -> its value
-    std::set<std::string> flags_given;
+    std::set<std::string> flags;                // the flags given
+};
+
+// Pass 1 of parsing a subcommand's arguments: collects every option, refusing
+// unknown, repeated and value-less ones. `example` says how inputs are given,
+// for the message about a stray argument.
+GivenOptions collect_options(const std::vector<std::string>& arguments, const std::set<std::string>& with_value,
+                             const std::set<std::string>& flags, const std::string& subcommand,
+                             const std::string& example) {
+    const std::string see_help = "'mha " + subcommand + " --help'";
+    GivenOptions given;
     for (std::size_t i = 0; i < arguments.size(); ++i) {
         std::string name = arguments[i];
         std::optional<std::string> attached_value;  // from --option=VALUE
@@ -225,38 +282,46 @@ ForwardOptions parse_forward_arguments(const std::vector<std::string>& arguments
             name = name.substr(0, name.find('='));
         }
         if (!starts_with(name, "-")) {
-            fail(name, "unexpected argument; every input is given with an option, such as --query Q.npy "
-                       "(see 'mha forward --help')");
+            fail(name, "unexpected argument; " + example + " (see " + see_help + ")");
         }
         if (flags.count(name) != 0) {
             if (attached_value) {
                 fail(name, "takes no value");
             }
-            if (!flags_given.insert(name).second) {
+            if (!given.flags.insert(name).second) {
                 fail(name, "given twice");
             }
-        } else if (options_with_value.count(name) != 0) {
-            if (values.count(name) != 0) {
+        } else if (with_value.count(name) != 0) {
+            if (given.values.count(name) != 0) {
                 fail(name, "given twice");
             }
             if (!attached_value) {
                 // The next argument is the value, unless there is none or it is another option.
                 if (i + 1 == arguments.size() || starts_with(arguments[i + 1], "--")) {
-                    fail(name, "needs a value (see 'mha forward --help')");
+                    fail(name, "needs a value (see " + see_help + ")");
                 }
                 attached_value = arguments[++i];
             }
             if (attached_value->empty()) {
                 fail(name, "the value is empty");
             }
-            values[name] = *attached_value;
+            given.values[name] = *attached_value;
         } else {
-            fail(name, "unknown option (see 'mha forward --help' for the options)");
+            fail(name, "unknown option (see " + see_help + " for the options)");
         }
     }
+    return given;
+}
+
+ForwardOptions parse_forward_arguments(const std::vector<std::string>& arguments) {
+    // Pass 1: collect every option.
+    GivenOptions given = collect_options(arguments, forward_options_with_value, forward_flags, "forward",
+                                         "every input is given with an option, such as --query Q.npy");
+    std::map<std::string, std::string>& values = given.values;
+    const std::set<std::string>& flags_given = given.flags;
 
     // Pass 2: the required options, then each value in its place.
-    for (const std::string& name : required_options) {
+    for (const std::string& name : forward_required_options) {
         if (values.count(name) == 0) {
             fail(name, "missing; this option is required (see 'mha forward --help')");
         }
@@ -267,7 +332,7 @@ ForwardOptions parse_forward_arguments(const std::vector<std::string>& arguments
     };
     ForwardOptions options;
     options.weights_dir = values["--weights"];
-    options.num_heads = parse_num_heads(values["--num-heads"]);
+    options.num_heads = parse_whole_number("--num-heads", values["--num-heads"]);
     options.query_path = values["--query"];
     options.key_path = optional_value("--key");
     options.value_path = optional_value("--value");
@@ -594,7 +659,172 @@ void write_outputs(const ForwardOptions& options, const ForwardInputs& inputs,
 }
 
 // ============================================================================
-// 7. main: dispatch on the subcommand name
+// 7. mha bench: timing the fast attention of lesson 5
+// ============================================================================
+
+// What `mha bench` was asked to do.
+struct BenchOptions {
+    std::size_t seq_len = 0;                                  // --seq-len, L (= S)
+    std::size_t embed_dim = 0;                                // --embed-dim, E
+    std::size_t num_heads = 0;                                // --num-heads, H
+    std::size_t batch = 1;                                    // --batch, B
+    std::size_t threads = 1;                                  // --threads
+    std::size_t repeat = 10;                                  // --repeat, R
+    mha::FastVersion version = mha::FastVersion::threaded;    // --version
+};
+
+const std::set<std::string> bench_options_with_value = {"--seq-len", "--embed-dim", "--num-heads", "--batch",
+                                                        "--threads", "--repeat",    "--version"};
+const std::vector<std::string> bench_required_options = {"--seq-len", "--embed-dim", "--num-heads"};
+
+const mha::FastVersion all_versions[] = {mha::FastVersion::blas, mha::FastVersion::simd, mha::FastVersion::blocked,
+                                         mha::FastVersion::fused, mha::FastVersion::threaded};
+
+// --version: 1 to 5, "v1" to "v5", the full name ("v4-fused") or the name alone ("fused").
+mha::FastVersion parse_version(const std::string& text) {
+    std::string names;
+    for (const mha::FastVersion version : all_versions) {
+        const std::string name = mha::fast_version_name(version);  // "v4-fused"
+        const std::string number = std::to_string(static_cast<int>(version));
+        const std::string short_name = name.substr(name.find('-') + 1);  // "fused"
+        if (text == number || text == "v" + number || text == name || text == short_name) {
+            return version;
+        }
+        names += (names.empty() ? "" : ", ") + name;
+    }
+    fail("--version", "'" + text + "' is not a version of lesson 5; give 1 to 5 or a name: " + names);
+}
+
+BenchOptions parse_bench_arguments(const std::vector<std::string>& arguments) {
+    const GivenOptions given = collect_options(arguments, bench_options_with_value, {}, "bench",
+                                               "every setting is given with an option, such as --seq-len 512");
+    for (const std::string& name : bench_required_options) {
+        if (given.values.count(name) == 0) {
+            fail(name, "missing; this option is required (see 'mha bench --help')");
+        }
+    }
+    const auto number = [&](const std::string& name, std::size_t default_value) {
+        const auto found = given.values.find(name);
+        return found == given.values.end() ? default_value : parse_whole_number(name, found->second);
+    };
+    BenchOptions options;
+    options.seq_len = number("--seq-len", 0);
+    options.embed_dim = number("--embed-dim", 0);
+    options.num_heads = number("--num-heads", 0);
+    options.batch = number("--batch", options.batch);
+    options.threads = number("--threads", options.threads);
+    options.repeat = number("--repeat", options.repeat);
+    if (given.values.count("--version") != 0) {
+        options.version = parse_version(given.values.at("--version"));
+    }
+    if (options.embed_dim % options.num_heads != 0) {
+        fail("--num-heads", "E = " + std::to_string(options.embed_dim) + " is not divisible by H = " +
+                                std::to_string(options.num_heads) +
+                                "; H must divide E, so that every head gets E / H columns");
+    }
+    // B·L·E floats must be countable without overflow long before memory runs out.
+    const double elements = static_cast<double>(options.batch) * static_cast<double>(options.seq_len) *
+                            static_cast<double>(options.embed_dim);
+    if (elements > 1e12) {
+        std::ostringstream count;
+        count.precision(2);
+        count << elements;
+        fail("--seq-len", "the input (B, L, E) = " + shape_text({options.batch, options.seq_len, options.embed_dim}) +
+                              " would hold " + count.str() + " floats, far more than any memory");
+    }
+    return options;
+}
+
+// Flops of one forward pass, as the benchmarks count them: per batch entry, the
+// projections 8·L·E² (Q, K, V and the output), Q·Kᵀ and weights·V 2·L²·E each.
+double attention_flops(const BenchOptions& options) {
+    const auto L = static_cast<double>(options.seq_len), E = static_cast<double>(options.embed_dim);
+    return static_cast<double>(options.batch) * (8.0 * L * E * E + 4.0 * L * L * E);
+}
+
+// The most memory this process has held so far, in MiB (Linux gives ru_maxrss in KiB).
+double peak_resident_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// A string as a JSON string literal: quotes, backslashes and control characters escaped.
+std::string json_string(const std::string& text) {
+    std::string quoted = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            quoted += '\\';
+            quoted += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            quoted += ' ';
+        } else {
+            quoted += c;
+        }
+    }
+    return quoted + "\"";
+}
+
+int run_bench(const std::vector<std::string>& arguments) {
+    if (asks_for_help(arguments)) {
+        std::cout << help_text;
+        return 0;
+    }
+    const BenchOptions options = parse_bench_arguments(arguments);
+
+    // A random module, as PyTorch would initialise it, and a random input: the same every run.
+    mha::RandomGenerator random(20240601);
+    const mha::MultiHeadAttention reference =
+        mha::random_multi_head_attention(options.embed_dim, options.num_heads, true, random);
+    const mha::FastMultiHeadAttention attention(reference);
+    auto input = xt::xtensor<float, 3>::from_shape({options.batch, options.seq_len, options.embed_dim});
+    for (float& x : input) {
+        x = static_cast<float>(random.normal());
+    }
+
+    mha::FastAttentionOptions fast_options;
+    fast_options.version = options.version;
+    fast_options.threads = options.threads;
+    fast_options.need_weights = false;
+    const auto forward_seconds = [&] {
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            const mha::FastAttentionResult result = attention.forward(input, input, input, {}, fast_options);
+            if (result.output.size() != input.size()) {
+                throw std::logic_error("the forward pass returned an output of shape " +
+                                       mha::shape_string(result.output) + " for an input of shape " +
+                                       mha::shape_string(input));
+            }
+        } catch (const std::invalid_argument& error) {
+            fail("mha bench", mha::fast_version_name(options.version) + " refused these settings: " + error.what());
+        }
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    forward_seconds();  // the warm-up: first touches of memory, the core waking up
+    std::vector<double> seconds(options.repeat);
+    for (double& pass : seconds) {
+        pass = forward_seconds();
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const std::size_t middle = seconds.size() / 2;
+    const double median = seconds.size() % 2 == 1 ? seconds[middle] : (seconds[middle - 1] + seconds[middle]) / 2;
+
+    std::ostringstream json;
+    json << "{\"seq_len\": " << options.seq_len << ", \"embed_dim\": " << options.embed_dim
+         << ", \"num_heads\": " << options.num_heads << ", \"batch\": " << options.batch
+         << ", \"threads\": " << options.threads << ", \"repeat\": " << options.repeat
+         << ", \"version\": " << json_string(mha::fast_version_name(options.version))
+         << ", \"instruction_set\": " << json_string(mha::simd_instruction_set());
+    json.precision(6);
+    json << ", \"median_ms\": " << median * 1e3 << ", \"min_ms\": " << seconds.front() * 1e3
+         << ", \"gflops\": " << attention_flops(options) / median * 1e-9
+         << ", \"peak_rss_mb\": " << peak_resident_mib() << "}";
+    std::cout << json.str() << std::endl;
+    return 0;
+}
+
+// ============================================================================
+// 8. main: dispatch on the subcommand name
 // ============================================================================
 
 int run_forward(const std::vector<std::string>& arguments) {
@@ -614,9 +844,10 @@ int run_forward(const std::vector<std::string>& arguments) {
 }
 
 // The subcommands by name; each takes the arguments after its name and returns
-// the exit status. `mha bench` (timing the fast kernels of lesson 5) will join here.
+// the exit status.
 using Subcommand = int (*)(const std::vector<std::string>& arguments);
 const std::map<std::string, Subcommand> subcommands = {
+    {"bench", run_bench},
     {"forward", run_forward},
 };
 
@@ -627,7 +858,8 @@ int dispatch(const std::vector<std::string>& arguments) {
     }
     if (arguments.empty()) {
         fail("subcommand", "missing; usage: mha forward --weights DIR --num-heads H --query Q.npy --out OUT.npy "
-                           "[options] (see 'mha --help')");
+                           "[options], or mha bench --seq-len L --embed-dim E --num-heads H [options] "
+                           "(see 'mha --help')");
     }
     const std::string& name = arguments[0];
     if (name == "--help" || name == "-h" || name == "help") {
