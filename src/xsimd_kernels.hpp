@@ -91,10 +91,12 @@ float dot(const float* a, const float* b, std::size_t n) {
     constexpr std::size_t W = batch::size;
     batch sum0(0.0f), sum1(0.0f);
     std::size_t i = 0;
+    // [dot_main_loop]
     for (; i + 2 * W <= n; i += 2 * W) {
         sum0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), sum0);
         sum1 = xsimd::fma(batch::load_unaligned(a + i + W), batch::load_unaligned(b + i + W), sum1);
     }
+    // [dot_main_loop]
     if (i + W <= n) {
         sum0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), sum0);
         i += W;
@@ -242,6 +244,7 @@ void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std:
         left[r] = batch(0.0f);
         right[r] = batch(0.0f);
     }
+    // [micro_kernel_step]
     for (std::size_t p = 0; p < kc; ++p) {
         const batch b_left = batch::load_unaligned(b + p * NR);       // B(p, 0..W)
         const batch b_right = batch::load_unaligned(b + p * NR + W);  // B(p, W..NR)
@@ -252,6 +255,7 @@ void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std:
             right[r] = xsimd::fma(a_r, b_right, right[r]);
         }
     }
+    // [micro_kernel_step]
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < MR; ++r) {
         float* row = c + r * ldc;
