@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iomanip>
 #include <regex>
 #include <sstream>
@@ -254,6 +256,20 @@ std::string svg_side_by_side(const std::vector<std::string>& panels, std::size_t
     }
     svg << "</svg>\n";
     return svg.str();
+}
+
+std::string write_figure(const std::string& file_name, const std::string& svg) {
+    const char* folder = std::getenv("MHA_FIGURES_DIR");
+    if (folder == nullptr || *folder == '\0') {
+        return "";
+    }
+    const std::string path = std::string(folder) + "/" + file_name;
+    std::ofstream file(path);
+    file << svg;
+    if (!file) {
+        throw std::runtime_error("write_figure: could not write " + path);
+    }
+    return path;
 }
 
 }  // namespace mha

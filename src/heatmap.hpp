@@ -64,4 +64,15 @@ std::string svg_heatmap(const Matrix& weights, const std::vector<std::string>& q
 /// @see @ref lesson03 (one panel per head)
 std::string svg_side_by_side(const std::vector<std::string>& panels, std::size_t columns = 0);
 
+/// Saves an SVG picture when the environment variable `MHA_FIGURES_DIR` names a
+/// folder (the website's build sets it, so that the lesson pages show what the
+/// examples computed); does nothing when it is unset or empty.
+///
+/// @param file_name the picture's file name inside that folder, such as `lesson03-heads.svg`.
+/// @param svg the picture, as svg_heatmap or svg_side_by_side return it.
+/// @return the path written, or an empty string when no folder was asked for.
+/// @throws std::runtime_error naming the path if the file cannot be written.
+/// @see @ref lesson01
+std::string write_figure(const std::string& file_name, const std::string& svg);
+
 }  // namespace mha

@@ -46,24 +46,6 @@ std::vector<std::string> tokens_of(const std::vector<Word>& sentence) {
     return tokens;
 }
 
-// With the environment variable MHA_FIGURES_DIR set to a folder (the website's
-// build sets it), the example also draws its attention weights there as SVG
-// pictures; without it, it only prints.
-void write_figure(const std::string& name, const std::string& svg) {
-    const char* folder = std::getenv("MHA_FIGURES_DIR");
-    if (folder == nullptr || *folder == '\0') {
-        return;
-    }
-    const std::string path = std::string(folder) + "/" + name;
-    std::ofstream file(path);
-    file << svg;
-    if (!file) {
-        std::cerr << "error: could not write " << path << '\n';
-        std::exit(1);
-    }
-    std::cerr << "wrote " << path << '\n';
-}
-
 // Part 1: self-attention over a sentence, and what it does to the word "bank".
 // Returns the weights drawn as an SVG heatmap, for the figure.
 std::string show_bank(const std::vector<Word>& sentence) {
@@ -137,7 +119,7 @@ void show_causal_mask(const std::vector<Word>& sentence) {
     const auto result = mha::scaled_dot_product_attention(X, X, X, mask);
     std::cout << "The same sentence with a causal mask (each word sees itself and the words before it):\n"
               << mha::terminal_heatmap(result.weights, tokens, tokens) << '\n';
-    write_figure("lesson01-causal.svg", mha::svg_heatmap(result.weights, tokens, tokens, "With a causal mask"));
+    mha::write_figure("lesson01-causal.svg", mha::svg_heatmap(result.weights, tokens, tokens, "With a causal mask"));
 }
 
 }  // namespace
@@ -164,7 +146,7 @@ int main() {
     std::cout << "=== Lesson 1: scaled dot-product attention ===\n\n";
     const std::string money_figure = show_bank(money);
     const std::string river_figure = show_bank(river);
-    write_figure("lesson01-bank.svg", mha::svg_side_by_side({money_figure, river_figure}));
+    mha::write_figure("lesson01-bank.svg", mha::svg_side_by_side({money_figure, river_figure}));
     show_scaling();
     show_causal_mask(money);
     return 0;

@@ -24,24 +24,6 @@
 
 namespace {
 
-// With the environment variable MHA_FIGURES_DIR set to a folder (the website's
-// build sets it), the example also draws its attention weights there as SVG
-// pictures; without it, it only prints.
-void write_figure(const std::string& name, const std::string& svg) {
-    const char* folder = std::getenv("MHA_FIGURES_DIR");
-    if (folder == nullptr || *folder == '\0') {
-        return;
-    }
-    const std::string path = std::string(folder) + "/" + name;
-    std::ofstream file(path);
-    file << svg;
-    if (!file) {
-        std::cerr << "error: could not write " << path << '\n';
-        std::exit(1);
-    }
-    std::cerr << "wrote " << path << '\n';
-}
-
 // The rows of a matrix in reverse order: the sentence read backwards.
 mha::Matrix reversed_rows(const mha::Matrix& m) {
     mha::Matrix r = m;  // (rows, columns)
@@ -158,10 +140,10 @@ int main() {
     std::printf("Tokens whose largest weight is on themselves: %zu of %zu with Q = K = V = X (lesson 1),\n"
                 "%zu of %zu with the projections.\n\n",
                 self_attending_rows(plain.weights), L, self_attending_rows(result.weights), L);
-    write_figure("lesson02-projections.svg",
-                 mha::svg_side_by_side({mha::svg_heatmap(plain.weights, tokens, tokens, "Q = K = V = X (lesson 1)"),
-                                        mha::svg_heatmap(result.weights, tokens, tokens,
-                                                         "Learned projections (random, seed 2024)")}));
+    mha::write_figure("lesson02-projections.svg",
+                      mha::svg_side_by_side({mha::svg_heatmap(plain.weights, tokens, tokens, "Q = K = V = X (lesson 1)"),
+                                             mha::svg_heatmap(result.weights, tokens, tokens,
+                                                              "Learned projections (random, seed 2024)")}));
 
     // ---- Attention alone ignores order; positional encodings fix that ----
     std::vector<std::size_t> reversed_ids(ids.rbegin(), ids.rend());  // (L): "tired too was it because ..."

@@ -30,24 +30,6 @@
 
 namespace {
 
-// With the environment variable MHA_FIGURES_DIR set to a folder (the website's
-// build sets it), the example also draws its attention weights there as SVG
-// pictures; without it, it only prints.
-void write_figure(const std::string& name, const std::string& svg) {
-    const char* folder = std::getenv("MHA_FIGURES_DIR");
-    if (folder == nullptr || *folder == '\0') {
-        return;
-    }
-    const std::string path = std::string(folder) + "/" + name;
-    std::ofstream file(path);
-    file << svg;
-    if (!file) {
-        std::cerr << "error: could not write " << path << '\n';
-        std::exit(1);
-    }
-    std::cerr << "wrote " << path << '\n';
-}
-
 constexpr std::size_t d_model = 16;    // E: the width of every token vector
 constexpr std::uint64_t seed = 2017;   // the year of "Attention Is All You Need"
 const std::string sentence = "The animal didn't cross the street because it was too tired";
@@ -141,7 +123,7 @@ mha::HeadsResult show_heads(const mha::AttentionHeads& heads, const mha::Matrix&
                   << mha::terminal_heatmap(result.weights[h], tokens, tokens) << '\n';
         panels.push_back(mha::svg_heatmap(result.weights[h], tokens, tokens, "Head " + std::to_string(h)));
     }
-    write_figure("lesson03-heads.svg", mha::svg_side_by_side(panels, H == 1 ? 1 : H <= 4 ? 2 : 4));
+    mha::write_figure("lesson03-heads.svg", mha::svg_side_by_side(panels, H == 1 ? 1 : H <= 4 ? 2 : 4));
     if (it == L) {  // a sentence without "it" (see "What to try" in the lesson)
         return result;
     }

@@ -27,24 +27,6 @@
 
 namespace {
 
-// With the environment variable MHA_FIGURES_DIR set to a folder (the website's
-// build sets it), the example also draws its attention weights there as SVG
-// pictures; without it, it only prints.
-void write_figure(const std::string& name, const std::string& svg) {
-    const char* folder = std::getenv("MHA_FIGURES_DIR");
-    if (folder == nullptr || *folder == '\0') {
-        return;
-    }
-    const std::string path = std::string(folder) + "/" + name;
-    std::ofstream file(path);
-    file << svg;
-    if (!file) {
-        std::cerr << "error: could not write " << path << '\n';
-        std::exit(1);
-    }
-    std::cerr << "wrote " << path << '\n';
-}
-
 void print_shape(const char* what, const char* symbols, const std::string& shape) {
     std::printf("  %-40s %-14s = %s\n", what, symbols, shape.c_str());
 }
@@ -147,7 +129,7 @@ int main() {
         panels.push_back(mha::svg_heatmap(head_weights(self.weights, 0, h), tokens, tokens,
                                           "Head " + std::to_string(h) + " of " + std::to_string(H)));
     }
-    write_figure("lesson04-heads.svg", mha::svg_side_by_side(panels, 2));
+    mha::write_figure("lesson04-heads.svg", mha::svg_side_by_side(panels, 2));
     const mha::Tensor3 averaged = mha::average_over_heads(self.weights);  // (B, L, S) = (1, 11, 11)
     std::cout << "Averaged over the heads (PyTorch's average_attn_weights=True), shape "
               << mha::shape_string(averaged) << ":\n"
@@ -196,11 +178,11 @@ int main() {
     const mha::Matrix padded_output = xt::view(padded.output, 1, xt::range(0, short_length), xt::all());  // (5, 16)
     std::printf("Its %zu real words, padded in the batch vs on their own: max |difference| = %.1e\n", short_length,
                 max_abs_difference(padded_output, alone_output));
-    write_figure("lesson04-cross-and-padding.svg",
-                 mha::svg_side_by_side(
-                     {mha::svg_heatmap(entry(mha::average_over_heads(cross.weights), 0), bank_tokens, tokens,
-                                       "Cross-attention, averaged over the heads"),
-                      mha::svg_heatmap(entry(mha::average_over_heads(padded.weights), 1), padded_tokens, padded_tokens,
-                                       "Padded batch entry 1, averaged")}));
+    mha::write_figure("lesson04-cross-and-padding.svg",
+                      mha::svg_side_by_side(
+                          {mha::svg_heatmap(entry(mha::average_over_heads(cross.weights), 0), bank_tokens, tokens,
+                                            "Cross-attention, averaged over the heads"),
+                           mha::svg_heatmap(entry(mha::average_over_heads(padded.weights), 1), padded_tokens, padded_tokens,
+                                            "Padded batch entry 1, averaged")}));
     return 0;
 }

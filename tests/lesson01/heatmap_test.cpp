@@ -1,5 +1,9 @@
 // Lesson 1 tests: the text heatmap the examples print, and the SVG heatmap they draw for the website.
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -123,5 +127,29 @@ TEST(SvgSideBySide, RejectsNoPanelsAndPanelsWithoutASize) {
 }
 
 }  // namespace svg_tests
+
+}  // namespace
+
+namespace {
+
+TEST(WriteFigure, WritesIntoTheFolderNamedByTheEnvironmentOnlyWhenAsked) {
+    const std::string folder = ::testing::TempDir();
+    ::unsetenv("MHA_FIGURES_DIR");
+    EXPECT_EQ(mha::write_figure("never.svg", "<svg/>"), "");  // not asked: nothing written
+
+    ::setenv("MHA_FIGURES_DIR", folder.c_str(), 1);
+    const std::string path = mha::write_figure("figure_test.svg", "<svg>picture</svg>");
+    EXPECT_EQ(path, folder + "/figure_test.svg");
+    std::ifstream written(path);
+    std::stringstream contents;
+    contents << written.rdbuf();
+    EXPECT_EQ(contents.str(), "<svg>picture</svg>");
+
+    ::setenv("MHA_FIGURES_DIR", (folder + "/no/such/folder").c_str(), 1);
+    const std::string message = mha::testing::thrown_message<std::runtime_error>(
+        [] { mha::write_figure("figure_test.svg", "<svg/>"); });
+    EXPECT_NE(message.find("write_figure: could not write"), std::string::npos) << message;
+    ::unsetenv("MHA_FIGURES_DIR");
+}
 
 }  // namespace
