@@ -20,60 +20,14 @@
 
 #include <gtest/gtest.h>
 
-#ifndef MHA_COMMAND
-#error "MHA_COMMAND must be the path of the mha executable (tests/CMakeLists.txt defines it)"
-#endif
+#include "cli/command_runner.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Arguments = std::vector<std::string>;
-
-// ---- Running the command ----
-
-struct Outcome {
-    int status = -1;  // the exit status; -1 if the program did not exit normally (a crash)
-    std::string out;  // what it wrote on stdout
-    std::string err;  // what it wrote on stderr
-};
-
-std::string quoted(const std::string& word) {
-    std::string text = "'";
-    for (const char c : word) {
-        text += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return text + "'";
-}
-
-std::string contents(const fs::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    std::ostringstream text;
-    text << stream.rdbuf();
-    return text.str();
-}
-
-// Bad input: status 2, exactly one line on stderr, "mha: error: <subject>: <what>",
-// where <what> contains `mentions`.
-::testing::AssertionResult is_input_error(const Outcome& run, const std::string& subject,
-                                          const std::string& mentions = "") {
-    const std::string prefix = "mha: error: " + subject + ": ";
-    if (run.status != 2) {
-        return ::testing::AssertionFailure() << "exit status " << run.status << ", expected 2; stderr: " << run.err;
-    }
-    if (run.err.empty() || run.err.back() != '\n' || run.err.find('\n') != run.err.size() - 1) {
-        return ::testing::AssertionFailure() << "stderr is not exactly one line: [" << run.err << "]";
-    }
-    if (run.err.rfind(prefix, 0) != 0) {
-        return ::testing::AssertionFailure() << "stderr does not start with [" << prefix << "]: " << run.err;
-    }
-    if (run.err.find(mentions) == std::string::npos) {
-        return ::testing::AssertionFailure() << "stderr does not mention [" << mentions << "]: " << run.err;
-    }
-    if (!run.out.empty()) {
-        return ::testing::AssertionFailure() << "stdout is not empty: " << run.out;
-    }
-    return ::testing::AssertionSuccess();
-}
+using mha::testing::is_input_error;
+using mha::testing::Outcome;
 
 // ---- A small JSON reader: one flat object of numbers and strings ----
 
@@ -152,36 +106,8 @@ std::optional<std::map<std::string, JsonValue>> parse_flat_json_object(const std
 
 // ---- The fixture: a fresh folder per test for the captured output ----
 
-class MhaBench : public ::testing::Test {
+class MhaBench : public mha::testing::CommandTest {
 protected:
-    void SetUp() override {
-        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-        folder_ = fs::temp_directory_path() /
-                  ("mha_bench_test." + std::string(test->name()) + "." + std::to_string(::getpid()));
-        fs::remove_all(folder_);
-        fs::create_directories(folder_);
-    }
-
-    void TearDown() override {
-        std::error_code ignored;
-        fs::remove_all(folder_, ignored);
-    }
-
-    Outcome run_mha(const Arguments& arguments) const {
-        std::string command = quoted(MHA_COMMAND);
-        for (const std::string& argument : arguments) {
-            command += " " + quoted(argument);
-        }
-        const fs::path out = folder_ / "stdout.txt", err = folder_ / "stderr.txt";
-        command += " >" + quoted(out.string()) + " 2>" + quoted(err.string());
-        const int status = std::system(command.c_str());
-        Outcome run;
-        run.status = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        run.out = contents(out);
-        run.err = contents(err);
-        return run;
-    }
-
     // A good command line: the tiniest shape, one timed pass.
     static Arguments tiny() {
         return {"bench", "--seq-len", "4", "--embed-dim", "8", "--num-heads", "2", "--repeat", "1"};
@@ -225,7 +151,6 @@ protected:
         return object.value_or(std::map<std::string, JsonValue>{});
     }
 
-    fs::path folder_;
 };
 
 // The number of `key`, failing the test if there is none.

@@ -30,39 +30,17 @@
 #include "parameter_files.hpp"
 #include "random.hpp"
 #include "tensor.hpp"
+#include "cli/command_runner.hpp"
 
-#ifndef MHA_COMMAND
-#error "MHA_COMMAND must be the path of the mha executable (tests/CMakeLists.txt defines it)"
-#endif
 
 namespace {
 
 namespace fs = std::filesystem;
+using mha::testing::contents;
+using mha::testing::is_input_error;
+using mha::testing::Outcome;
 using Array = xt::xarray<double>;
 using Shape = std::vector<std::size_t>;
-
-// ---- Running the command ----
-
-struct Outcome {
-    int status = -1;  // the exit status; -1 if the program did not exit normally (a crash)
-    std::string out;  // what it wrote on stdout
-    std::string err;  // what it wrote on stderr
-};
-
-std::string quoted(const std::string& word) {
-    std::string text = "'";
-    for (const char c : word) {
-        text += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return text + "'";
-}
-
-std::string contents(const fs::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    std::ostringstream text;
-    text << stream.rdbuf();
-    return text.str();
-}
 
 Shape shape_of(const Array& values) { return Shape(values.shape().begin(), values.shape().end()); }
 
@@ -81,64 +59,10 @@ Shape shape_of(const Array& values) { return Shape(values.shape().begin(), value
     return ::testing::AssertionSuccess();
 }
 
-// Bad input: status 2, exactly one line on stderr, "mha: error: <subject>: <what>",
-// where <what> contains `mentions`.
-::testing::AssertionResult is_input_error(const Outcome& run, const std::string& subject,
-                                          const std::string& mentions = "") {
-    const std::string prefix = "mha: error: " + subject + ": ";
-    if (run.status != 2) {
-        return ::testing::AssertionFailure() << "exit status " << run.status << ", expected 2; stderr: " << run.err;
-    }
-    if (run.err.empty() || run.err.back() != '\n' || run.err.find('\n') != run.err.size() - 1) {
-        return ::testing::AssertionFailure() << "stderr is not exactly one line: [" << run.err << "]";
-    }
-    if (run.err.rfind(prefix, 0) != 0) {
-        return ::testing::AssertionFailure() << "stderr does not start with [" << prefix << "]: " << run.err;
-    }
-    if (run.err.find(mentions) == std::string::npos) {
-        return ::testing::AssertionFailure() << "stderr does not mention [" << mentions << "]: " << run.err;
-    }
-    return ::testing::AssertionSuccess();
-}
-
 // ---- The fixture: a fresh folder per test, and the inputs written into it ----
 
-class MhaCommand : public ::testing::Test {
+class MhaCommand : public mha::testing::CommandTest {
 protected:
-    void SetUp() override {
-        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-        folder_ = fs::temp_directory_path() /
-                  ("mha_cli_test." + std::string(test->name()) + "." + std::to_string(::getpid()));
-        fs::remove_all(folder_);
-        fs::create_directories(folder_);
-    }
-
-    void TearDown() override {
-        if (HasFailure()) {
-            std::cout << "The files of this test are kept in " << folder_.string() << "\n";
-        } else {
-            std::error_code ignored;
-            fs::remove_all(folder_, ignored);
-        }
-    }
-
-    // A path in this test's folder.
-    std::string file(const std::string& name) const { return (folder_ / name).string(); }
-
-    Outcome run_mha(const std::vector<std::string>& arguments) const {
-        std::string command = quoted(MHA_COMMAND);
-        for (const std::string& argument : arguments) {
-            command += " " + quoted(argument);
-        }
-        command += " >" + quoted(file("stdout.txt")) + " 2>" + quoted(file("stderr.txt"));
-        const int status = std::system(command.c_str());
-        Outcome run;
-        run.status = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        run.out = contents(file("stdout.txt"));
-        run.err = contents(file("stderr.txt"));
-        return run;
-    }
-
     Array random_array(const Shape& shape) {
         Array values = xt::zeros<double>(shape);
         for (double& value : values) {
@@ -224,7 +148,6 @@ protected:
         return arguments;
     }
 
-    fs::path folder_;
     mha::RandomGenerator random_{20240601};
     mha::MultiHeadAttention module_;
     Array query_;
