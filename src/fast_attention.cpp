@@ -187,40 +187,14 @@ struct FastMultiHeadAttention::Forward {
         E = module.embed_dim_;
         H = module.num_heads_;
         d_k = E / H;
-        if (query.shape(2) != E) {
-            fail("query is " + shape_string(query) + " but the module's embed_dim is " + number(E) +
-                 "; query must be (B, L, E)");
-        }
-        if (key.shape(0) != B || value.shape(0) != B || value.shape(1) != S) {
-            fail("query is " + shape_string(query) + ", key " + shape_string(key) + " and value " +
-                 shape_string(value) + "; key and value must be (B, S, ·) with the same B and S");
-        }
-        if (key.shape(2) != module.kdim_ || value.shape(2) != module.vdim_) {
-            fail("key is " + shape_string(key) + " and value " + shape_string(value) + " but kdim is " +
-                 number(module.kdim_) + " and vdim " + number(module.vdim_));
-        }
+        const auto shape_of = [](const xt::xtensor<float, 3>& t) {
+            return std::vector<std::size_t>(t.shape().begin(), t.shape().end());
+        };
+        check_forward_shapes(function_name, shape_of(query), shape_of(key), shape_of(value), E, H, module.kdim_,
+                             module.vdim_, masks);
         if (B > 0 && S == 0) {
             fail("key is " + shape_string(key) + " and value " + shape_string(value) +
                  ": there must be at least one key (S >= 1)");
-        }
-        if (masks.attention_mask) {
-            const AttentionMask& attention_mask = *masks.attention_mask;
-            const auto& shape = attention_mask.additive().shape();
-            const std::size_t expected_first = attention_mask.per_head() ? B * H : 1;
-            if (shape[0] != expected_first || shape[1] != L || shape[2] != S) {
-                const std::string given = attention_mask.per_head()
-                                              ? shape_string(attention_mask.additive())
-                                              : "(" + number(shape[1]) + ", " + number(shape[2]) + ")";
-                fail("attn_mask is " + given + " but must be (L, S) = (" + number(L) + ", " + number(S) +
-                     ") or (B·H, L, S) = (" + number(B * H) + ", " + number(L) + ", " + number(S) + ")");
-            }
-        }
-        if (masks.key_padding_mask) {
-            const auto& padding = masks.key_padding_mask->additive();
-            if (padding.shape(0) != B || padding.shape(1) != S) {
-                fail("key_padding_mask is " + shape_string(padding) + " but must be (B, S) = (" + number(B) + ", " +
-                     number(S) + ")");
-            }
         }
         check_finite(query, "query");
         check_finite(key, "key");

@@ -116,38 +116,8 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
     const std::size_t E = embed_dim(), H = num_heads;
 
     // ---- Pass 0: every shape must line up before anything is computed ----
-    if (query.shape(2) != E) {
-        fail(function, "query is " + shape_string(query) + " but the module's embed_dim is " + std::to_string(E) +
-                           "; query must be (B, L, E)");
-    }
-    if (key.shape(0) != B || value.shape(0) != B || value.shape(1) != S) {
-        fail(function, "query is " + shape_string(query) + ", key " + shape_string(key) + " and value " +
-                           shape_string(value) + "; key and value must be (B, S, ·) with the same B and S");
-    }
-    if (key.shape(2) != kdim() || value.shape(2) != vdim()) {
-        fail(function, "key is " + shape_string(key) + " and value " + shape_string(value) + " but kdim is " +
-                           std::to_string(kdim()) + " and vdim " + std::to_string(vdim()));
-    }
-    if (masks.attention_mask) {
-        const AttentionMask& attention_mask = *masks.attention_mask;
-        const auto& shape = attention_mask.additive().shape();
-        const std::size_t expected_first = attention_mask.per_head() ? B * H : 1;
-        if (shape[0] != expected_first || shape[1] != L || shape[2] != S) {
-            const std::string given = attention_mask.per_head()
-                                          ? shape_string(attention_mask.additive())
-                                          : "(" + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ")";
-            fail(function, "attn_mask is " + given + " but must be (L, S) = (" + std::to_string(L) + ", " +
-                               std::to_string(S) + ") or (B·H, L, S) = (" + std::to_string(B * H) + ", " +
-                               std::to_string(L) + ", " + std::to_string(S) + ")");
-        }
-    }
-    if (masks.key_padding_mask) {
-        const auto& padding = masks.key_padding_mask->additive();
-        if (padding.shape(0) != B || padding.shape(1) != S) {
-            fail(function, "key_padding_mask is " + shape_string(padding) + " but must be (B, S) = (" +
-                               std::to_string(B) + ", " + std::to_string(S) + ")");
-        }
-    }
+    const auto shape_of = [](const Tensor3& t) { return std::vector<std::size_t>(t.shape().begin(), t.shape().end()); };
+    check_forward_shapes(function, shape_of(query), shape_of(key), shape_of(value), E, H, kdim(), vdim(), masks);
     const Matrix causal = masks.causal ? additive_mask(causal_mask(L, S)) : Matrix(xt::zeros<double>({L, S}));
 
     MultiHeadAttentionResult result;
@@ -194,6 +164,53 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
         // END EXERCISE
     }
     return result;
+}
+
+void check_forward_shapes(const std::string& function, const std::vector<std::size_t>& query_shape,
+                          const std::vector<std::size_t>& key_shape, const std::vector<std::size_t>& value_shape,
+                          std::size_t embed_dim, std::size_t num_heads, std::size_t kdim, std::size_t vdim,
+                          const AttentionMasks& masks) {
+    const auto text = [](const std::vector<std::size_t>& shape) {
+        std::string result = "(";
+        for (std::size_t axis = 0; axis < shape.size(); ++axis) {
+            result += (axis == 0 ? "" : ", ") + std::to_string(shape[axis]);
+        }
+        return result + ")";
+    };
+    const auto number = [](std::size_t n) { return std::to_string(n); };
+    const std::size_t B = query_shape[0], L = query_shape[1], S = key_shape[1], E = embed_dim, H = num_heads;
+    const char* name = function.c_str();
+    if (query_shape[2] != E) {
+        fail(name, "query is " + text(query_shape) + " but the module's embed_dim is " + number(E) +
+                       "; query must be (B, L, E)");
+    }
+    if (key_shape[0] != B || value_shape[0] != B || value_shape[1] != S) {
+        fail(name, "query is " + text(query_shape) + ", key " + text(key_shape) + " and value " + text(value_shape) +
+                       "; key and value must be (B, S, ·) with the same B and S");
+    }
+    if (key_shape[2] != kdim || value_shape[2] != vdim) {
+        fail(name, "key is " + text(key_shape) + " and value " + text(value_shape) + " but kdim is " + number(kdim) +
+                       " and vdim " + number(vdim));
+    }
+    if (masks.attention_mask) {
+        const AttentionMask& attention_mask = *masks.attention_mask;
+        const auto& shape = attention_mask.additive().shape();
+        const std::size_t expected_first = attention_mask.per_head() ? B * H : 1;
+        if (shape[0] != expected_first || shape[1] != L || shape[2] != S) {
+            const std::string given = attention_mask.per_head()
+                                          ? shape_string(attention_mask.additive())
+                                          : "(" + number(shape[1]) + ", " + number(shape[2]) + ")";
+            fail(name, "attn_mask is " + given + " but must be (L, S) = (" + number(L) + ", " + number(S) +
+                           ") or (B·H, L, S) = (" + number(B * H) + ", " + number(L) + ", " + number(S) + ")");
+        }
+    }
+    if (masks.key_padding_mask) {
+        const auto& padding = masks.key_padding_mask->additive();
+        if (padding.shape(0) != B || padding.shape(1) != S) {
+            fail(name, "key_padding_mask is " + shape_string(padding) + " but must be (B, S) = (" + number(B) + ", " +
+                           number(S) + ")");
+        }
+    }
 }
 
 MultiHeadAttention random_multi_head_attention(std::size_t embed_dim, std::size_t num_heads, bool with_bias,

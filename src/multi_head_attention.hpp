@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "linear.hpp"
 #include "random.hpp"
@@ -128,6 +130,26 @@ struct MultiHeadAttention {
     MultiHeadAttentionResult forward(const Tensor3& query, const Tensor3& key, const Tensor3& value,
                                      const AttentionMasks& masks = {}) const;
 };
+
+/// Checks the shapes of one forward pass's inputs and masks before anything is
+/// computed. MultiHeadAttention::forward and lesson 5's fast version share it,
+/// so that both reject the same inputs with the same messages.
+///
+/// @param function the name that starts each message, such as `MultiHeadAttention::forward`.
+/// @param query_shape the query's shape, (B, L, E).
+/// @param key_shape the key's shape, (B, S, kdim).
+/// @param value_shape the value's shape, (B, S, vdim).
+/// @param embed_dim E.
+/// @param num_heads H.
+/// @param kdim the module's key width.
+/// @param vdim the module's value width.
+/// @param masks the masks of the call.
+/// @throws std::invalid_argument naming the function, the input or mask and the shapes.
+/// @see @ref lesson04
+void check_forward_shapes(const std::string& function, const std::vector<std::size_t>& query_shape,
+                          const std::vector<std::size_t>& key_shape, const std::vector<std::size_t>& value_shape,
+                          std::size_t embed_dim, std::size_t num_heads, std::size_t kdim, std::size_t vdim,
+                          const AttentionMasks& masks);
 
 /// Multi-head attention initialised as PyTorch initialises it: Xavier-uniform
 /// projections, zero biases, and an output projection drawn uniformly from
