@@ -116,6 +116,18 @@ double timed(Function&& function) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The benchmark loop: time every call of `function` alone, then set the counters.
+template <class Function>
+void run_timed(benchmark::State& state, Function&& function, double flops_per_iteration) {
+    double seconds = 0.0;
+    for (auto _ : state) {
+        const double iteration = timed(function);
+        state.SetIterationTime(iteration);
+        seconds += iteration;
+    }
+    set_counters(state, flops_per_iteration, seconds);
+}
+
 // ============================================================================
 // The problems: a module and an input per shape, made once
 // ============================================================================
@@ -221,13 +233,7 @@ void attention_fast(benchmark::State& state, const std::string& key, const Shape
     if (!warm_up(state, key, forward, materialises_scores, shape)) {
         return;
     }
-    double seconds = 0.0;
-    for (auto _ : state) {
-        const double iteration = timed(forward);
-        state.SetIterationTime(iteration);
-        seconds += iteration;
-    }
-    set_counters(state, attention_flops(shape), seconds);
+    run_timed(state, forward, attention_flops(shape));
 }
 
 // One forward pass of the lesson 4 reference: double precision, weights always computed.
@@ -241,13 +247,7 @@ void attention_reference(benchmark::State& state, const std::string& key, const 
     if (!warm_up(state, key, forward, false, shape)) {
         return;
     }
-    double seconds = 0.0;
-    for (auto _ : state) {
-        const double iteration = timed(forward);
-        state.SetIterationTime(iteration);
-        seconds += iteration;
-    }
-    set_counters(state, attention_flops(shape), seconds);
+    run_timed(state, forward, attention_flops(shape));
 }
 
 // The input projection as one BLAS product: X (L, E) times W_inᵀ, where W_in is
@@ -268,13 +268,7 @@ void projection_blas(benchmark::State& state, const Shape& shape) {
         benchmark::DoNotOptimize(product.data());
     };
     multiply();  // warm-up
-    double seconds = 0.0;
-    for (auto _ : state) {
-        const double iteration = timed(multiply);
-        state.SetIterationTime(iteration);
-        seconds += iteration;
-    }
-    set_counters(state, 2.0 * M * N * K, seconds);
+    run_timed(state, multiply, 2.0 * M * N * K);
 }
 
 // The same product with the lesson's gemm(): W_inᵀ packed once, as
@@ -296,25 +290,14 @@ void projection_gemm(benchmark::State& state, const Shape& shape) {
         benchmark::DoNotOptimize(product.data());
     };
     multiply();  // warm-up
-    double seconds = 0.0;
-    for (auto _ : state) {
-        const double iteration = timed(multiply);
-        state.SetIterationTime(iteration);
-        seconds += iteration;
-    }
-    set_counters(state, 2.0 * static_cast<double>(M * N * K), seconds);
+    run_timed(state, multiply, 2.0 * static_cast<double>(M * N * K));
 }
 
 // The peak probe itself, as a benchmark: its gflops should be close to peak_gflops.
 void fma_peak(benchmark::State& state) {
     constexpr std::uint64_t rounds = 1 << 18;  // about a millisecond
-    double seconds = 0.0;
-    for (auto _ : state) {
-        const double iteration = timed([] { benchmark::DoNotOptimize(mha::bench::run_fma_chains(rounds)); });
-        state.SetIterationTime(iteration);
-        seconds += iteration;
-    }
-    set_counters(state, mha::bench::fma_chain_flops(rounds), seconds);
+    run_timed(
+        state, [] { benchmark::DoNotOptimize(mha::bench::run_fma_chains(rounds)); }, mha::bench::fma_chain_flops(rounds));
 }
 
 // ============================================================================
