@@ -163,7 +163,7 @@ struct FastMultiHeadAttention::Forward {
     AlignedFloats Q, K, V;  // (B·L, E), (B·S, E), (B·S, E): all heads side by side
     AlignedFloats context;  // (B·L, E): every head's output in its d_k columns
     AlignedFloats scratch;  // (L, S): one head's weights, when they are not returned
-    AlignedFloats packed_k, packed_v;  // per (b, h): Kᵀ (d_k, S) and V (S, d_k) packed for gemm()
+    AlignedFloats packed_k, packed_v;  // per (b, h): K and V, packed for the blocked products
     FastAttentionResult result;
 
     Forward(const FastMultiHeadAttention& module_, const xt::xtensor<float, 3>& query_,
@@ -197,8 +197,12 @@ struct FastMultiHeadAttention::Forward {
                  ": there must be at least one key (S >= 1)");
         }
         check_finite(query, "query");
-        check_finite(key, "key");
-        check_finite(value, "value");
+        if (&key != &query) {  // self-attention passes one tensor three times: one look is enough
+            check_finite(key, "key");
+        }
+        if (&value != &query && &value != &key) {
+            check_finite(value, "value");
+        }
     }
 
     // ---- Where things are ----
@@ -217,7 +221,10 @@ struct FastMultiHeadAttention::Forward {
         return mask;
     }
 
-    std::size_t packed_k_size() const { return packed_size(d_k, S, kernels.nr); }  // Kᵀ: (d_k, S)
+    // v3 packs Kᵀ (d_k, S) for gemm(); v4 packs K (S, d_k) in slivers of MR keys, for K Qᵀ.
+    std::size_t packed_k_size() const {
+        return fused() ? packed_a_size(S, d_k, kernels.mr) : packed_size(d_k, S, kernels.nr);
+    }
     std::size_t packed_v_size() const { return packed_size(S, d_k, kernels.nr); }  // V: (S, d_k)
 
     // Entry b, head h: its columns of Q, K, V and of the context, its masks and its packed K and V.
@@ -237,10 +244,21 @@ struct FastMultiHeadAttention::Forward {
         problem.mask = mask_for(b, h);
         if (!packed_k.empty()) {
             const std::size_t index = b * H + h;
-            problem.k_transposed = {packed_k.data() + index * packed_k_size(), d_k, S, kernels.nr, d_k * kernels.nr};
+            if (fused()) {
+                problem.k_slivers = SliverView::packed(packed_k.data() + index * packed_k_size(), d_k, kernels.mr);
+            } else {
+                problem.k_transposed = {packed_k.data() + index * packed_k_size(), d_k, S, kernels.nr,
+                                        d_k * kernels.nr};
+            }
             problem.v_packed = {packed_v.data() + index * packed_v_size(), S, d_k, kernels.nr, S * kernels.nr};
         }
         return problem;
+    }
+
+    // v4 and v5 run the fused kernel, unless the weights are asked for: then they must be materialised.
+    bool fused() const {
+        return (options.version == FastVersion::fused || options.version == FastVersion::threaded) &&
+               !options.need_weights;
     }
 
     // The (L, S) weights of entry b, head h: in the result when they are returned, else scratch.
@@ -347,11 +365,15 @@ struct FastMultiHeadAttention::Forward {
         gemm(kernels, rows, x + first * in, in, layer.packed.view(), y + first * out, out, true);
     }
 
-    // Packs Kᵀ and V of entry b, head h for gemm(): each is read by every query block.
+    // Packs K and V of entry b, head h: each is read by every query block.
     void pack_head(std::size_t b, std::size_t h) {
         const std::size_t index = b * H + h;
-        pack_b_transposed(K.data() + b * S * E + h * d_k, E, d_k, S, kernels.nr,
-                          packed_k.data() + index * packed_k_size());  // Kᵀ (d_k, S)
+        const float* k = K.data() + b * S * E + h * d_k;  // (S, d_k) with row stride E
+        if (fused()) {
+            pack_a(k, E, S, d_k, kernels.mr, packed_k.data() + index * packed_k_size());  // K (S, d_k), A of K Qᵀ
+        } else {
+            pack_b_transposed(k, E, d_k, S, kernels.nr, packed_k.data() + index * packed_k_size());  // Kᵀ (d_k, S)
+        }
         pack_b(V.data() + b * S * E + h * d_k, E, S, d_k, kernels.nr,
                packed_v.data() + index * packed_v_size());  // V (S, d_k)
     }
@@ -362,11 +384,10 @@ struct FastMultiHeadAttention::Forward {
         gemm_linear(value.data(), 0, B * S, module.value_, V.data());
         packed_k.resize(B * H * packed_k_size());
         packed_v.resize(B * H * packed_v_size());
-        const bool fused = options.version == FastVersion::fused && !options.need_weights;
         for (std::size_t b = 0; b < B; ++b) {
             for (std::size_t h = 0; h < H; ++h) {
                 pack_head(b, h);
-                if (fused) {
+                if (fused()) {
                     attention_head_fused(kernels, head(b, h), 0, L);
                 } else {  // v3, or v4 asked for the weights: materialise them
                     attention_head_blocked(kernels, head(b, h), 0, L, weights_of(b, h));
@@ -402,7 +423,7 @@ struct FastMultiHeadAttention::Forward {
         parallel_for(threads, B * H, [&](std::size_t task) { pack_head(task / H, task % H); });
 
         // Attention: one task per (b, h, block of query rows); the blocks are independent.
-        const std::size_t rows_per_task = 128;
+        const std::size_t rows_per_task = 2 * fused_query_block;  // whole blocks of the fused kernel
         const std::size_t blocks = (L + rows_per_task - 1) / rows_per_task;
         parallel_for(threads, B * H * blocks, [&](std::size_t task) {
             const std::size_t b = task / (H * blocks), h = task / blocks % H, block = task % blocks;

@@ -52,9 +52,9 @@ PackedView pack_b(const float* b, std::size_t ldb, std::size_t rows, std::size_t
         float* panel = packed + first / nr * panel_stride;  // (rows, NR)
         const std::size_t width = std::min(nr, columns - first);
         for (std::size_t k = 0; k < rows; ++k) {
-            for (std::size_t j = 0; j < nr; ++j) {
-                panel[k * nr + j] = j < width ? b[k * ldb + first + j] : 0.0f;  // zeros pad the last panel
-            }
+            const float* row = b + k * ldb + first;
+            std::copy(row, row + width, panel + k * nr);
+            std::fill(panel + k * nr + width, panel + (k + 1) * nr, 0.0f);  // zeros pad the last panel
         }
     }
     return {packed, rows, columns, nr, panel_stride};
@@ -66,11 +66,14 @@ PackedView pack_b_transposed(const float* w, std::size_t ldw, std::size_t rows, 
     for (std::size_t first = 0; first < columns; first += nr) {
         float* panel = packed + first / nr * panel_stride;  // (rows, NR)
         const std::size_t width = std::min(nr, columns - first);
-        for (std::size_t j = 0; j < nr; ++j) {
-            // Column j of the panel is row (first + j) of W, read along its length.
-            for (std::size_t k = 0; k < rows; ++k) {
-                panel[k * nr + j] = j < width ? w[(first + j) * ldw + k] : 0.0f;
+        // Row k of the panel is element k of rows first .. first + width of W:
+        // written in order, while the reads walk those rows of W side by side.
+        for (std::size_t k = 0; k < rows; ++k) {
+            float* panel_row = panel + k * nr;
+            for (std::size_t j = 0; j < width; ++j) {
+                panel_row[j] = w[(first + j) * ldw + k];
             }
+            std::fill(panel_row + width, panel_row + nr, 0.0f);  // zeros pad the last panel
         }
     }
     return {packed, rows, columns, nr, panel_stride};
@@ -96,23 +99,23 @@ std::size_t packed_a_size(std::size_t rows, std::size_t depth, std::size_t mr) {
 void pack_a(const float* a, std::size_t lda, std::size_t rows, std::size_t depth, std::size_t mr, float* packed) {
     for (std::size_t first_row = 0; first_row < rows; first_row += mr) {
         const std::size_t sliver_rows = std::min(mr, rows - first_row);
+        const float* top = a + first_row * lda;   // the sliver's first row of A
         float* sliver = packed + first_row * depth;  // (depth, MR)
-        for (std::size_t r = 0; r < mr; ++r) {
-            if (r < sliver_rows) {
-                const float* row = a + (first_row + r) * lda;  // read along the row, write every MR-th float
-                for (std::size_t p = 0; p < depth; ++p) {
-                    sliver[p * mr + r] = row[p];
-                }
-            } else {
-                for (std::size_t p = 0; p < depth; ++p) {
-                    sliver[p * mr + r] = 0.0f;  // rows below the matrix: zeros, which add nothing
-                }
+        // The sliver is written in order, one column of MR floats after another,
+        // while the reads walk down the MR rows of A side by side.
+        for (std::size_t p = 0; p < depth; ++p) {
+            float* column = sliver + p * mr;
+            for (std::size_t r = 0; r < sliver_rows; ++r) {
+                column[r] = top[r * lda + p];
+            }
+            for (std::size_t r = sliver_rows; r < mr; ++r) {
+                column[r] = 0.0f;  // rows below the matrix: zeros, which add nothing
             }
         }
     }
 }
 
-void multiply_packed(const SimdKernels& kernels, std::size_t rows, const float* packed_a, const PackedView& b,
+void multiply_packed(const SimdKernels& kernels, std::size_t rows, const SliverView& a, const PackedView& b,
                      float* c, std::size_t ldc, bool accumulate) {
     const std::size_t MR = kernels.mr, NR = kernels.nr, depth = b.rows;
     if (b.nr != NR) {
@@ -130,18 +133,18 @@ void multiply_packed(const SimdKernels& kernels, std::size_t rows, const float* 
         const float* b_panel = b.data + jr / NR * b.panel_stride;
         const std::size_t columns = std::min(NR, b.columns - jr);
         for (std::size_t ir = 0; ir < rows; ir += MR) {  // A sliver (MR, depth)
-            const float* a_sliver = packed_a + ir * depth;
+            const float* a_sliver = a.data + ir / MR * a.sliver_stride;
             float* c_tile = c + ir * ldc + jr;  // (MR, NR)
             const std::size_t tile_rows = std::min(MR, rows - ir);
             if (tile_rows == MR && columns == NR) {
-                kernels.micro_kernel(depth, a_sliver, b_panel, c_tile, ldc, accumulate);
+                kernels.micro_kernel(depth, a_sliver, a.step, b_panel, c_tile, ldc, accumulate);
                 continue;
             }
             std::fill(edge, edge + MR * NR, 0.0f);
             for (std::size_t r = 0; r < tile_rows && accumulate; ++r) {
                 std::copy(c_tile + r * ldc, c_tile + r * ldc + columns, edge + r * NR);
             }
-            kernels.micro_kernel(depth, a_sliver, b_panel, edge, NR, accumulate);
+            kernels.micro_kernel(depth, a_sliver, a.step, b_panel, edge, NR, accumulate);
             for (std::size_t r = 0; r < tile_rows; ++r) {
                 std::copy(edge + r * NR, edge + r * NR + columns, c_tile + r * ldc);
             }
@@ -183,7 +186,8 @@ void gemm(const SimdKernels& kernels, std::size_t rows, const float* a, std::siz
             for (std::size_t ic = 0; ic < M; ic += MC) {  // A block: rows [ic, ic + mc)
                 const std::size_t mc = std::min(MC, M - ic);
                 pack_a(a + ic * lda + pc, lda, mc, kc, MR, packed_a.data());  // (mc, kc) -> slivers of MR rows
-                multiply_packed(kernels, mc, packed_a.data(), b_block, c + ic * ldc + jc, ldc, add);
+                multiply_packed(kernels, mc, SliverView::packed(packed_a.data(), kc, MR), b_block, c + ic * ldc + jc,
+                                ldc, add);
             }
         }
     }

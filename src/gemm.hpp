@@ -176,6 +176,48 @@ std::size_t packed_a_size(std::size_t rows, std::size_t depth, std::size_t mr);
 /// @see @ref lesson05
 void pack_a(const float* a, std::size_t lda, std::size_t rows, std::size_t depth, std::size_t mr, float* packed);
 
+/// A read-only view of a matrix A (M, K) laid out as the micro-kernel reads it:
+/// slivers of MR rows, and in sliver s, A(s·MR + r, p) at
+/// `data[s · sliver_stride + p · step + r]`.
+///
+/// pack_a() writes this layout: step = MR, sliver_stride = MR · K. A matrix
+/// held transposed, Aᵀ (K, M) row-major with row stride ld, is in it already:
+/// step = ld, sliver_stride = MR, and no packing is needed. Lesson 5's fused
+/// attention keeps its block of weights that way.
+struct SliverView {
+    /// A(0, 0).
+    const float* data = nullptr;
+    /// Floats from one sliver to the next.
+    std::size_t sliver_stride = 0;
+    /// Floats from one column of a sliver to the next.
+    std::size_t step = 0;
+
+    /// The view of A (rows, depth) packed by pack_a() with the same MR.
+    ///
+    /// @param packed_a what pack_a() wrote.
+    /// @param depth K, the columns of A.
+    /// @param mr MR.
+    /// @return the view.
+    /// @throws nothing.
+    /// @see @ref lesson05
+    static SliverView packed(const float* packed_a, std::size_t depth, std::size_t mr) {
+        return {packed_a, mr * depth, mr};
+    }
+
+    /// The view of A given as Aᵀ (K, M), row-major with row stride ld.
+    ///
+    /// @param a_transposed Aᵀ; its rows must be readable up to a multiple of MR
+    ///        columns (the last sliver reads MR columns, whatever M is).
+    /// @param ld the row stride of Aᵀ, in floats.
+    /// @param mr MR.
+    /// @return the view.
+    /// @throws nothing.
+    /// @see @ref lesson05
+    static SliverView transposed(const float* a_transposed, std::size_t ld, std::size_t mr) {
+        return {a_transposed, mr, ld};
+    }
+};
+
 /// C = A B (or C += A B) for operands both packed already: every MR × NR tile
 /// of C in one micro-kernel call over the whole depth, without cache blocking.
 ///
@@ -185,14 +227,14 @@ void pack_a(const float* a, std::size_t lda, std::size_t rows, std::size_t depth
 ///
 /// @param kernels the micro-kernel to use.
 /// @param rows M, the rows of A and C.
-/// @param packed_a A (M, K), packed by pack_a() with kernels.mr; K = b.rows.
+/// @param a A (M, K) in slivers of kernels.mr rows; K = b.rows.
 /// @param b B (K, N), packed with NR = kernels.nr.
 /// @param c C (M, N), row-major with row stride ldc.
 /// @param ldc the row stride of C, in floats.
 /// @param accumulate add A B to C (true) or overwrite C (false).
 /// @throws std::invalid_argument if B was packed for another NR.
 /// @see @ref lesson05
-void multiply_packed(const SimdKernels& kernels, std::size_t rows, const float* packed_a, const PackedView& b,
+void multiply_packed(const SimdKernels& kernels, std::size_t rows, const SliverView& a, const PackedView& b,
                      float* c, std::size_t ldc, bool accumulate);
 
 /// C = A B (or C += A B): the blocked matrix product on a packed B.

@@ -6,7 +6,6 @@
 #include <limits>
 #include <vector>
 
-#include "online_softmax.hpp"
 
 namespace mha {
 namespace {
@@ -25,11 +24,12 @@ void softmax_row(const SimdKernels& kernels, float* row, std::size_t n) {
     kernels.scale(row, n, 1.0f / sum);
 }
 
-// The fused kernel's block sizes: about 64 queries (a multiple of MR, so that
-// the micro-kernel has no ragged edge) against 128 keys (a multiple of NR):
-// a (64, 128) block of scores is 32 KB and stays in the L1 cache.
-std::size_t query_block(const SimdKernels& kernels) { return std::max(kernels.mr, 64 / kernels.mr * kernels.mr); }
-constexpr std::size_t key_block = 128;
+// The fused kernel's key blocks: Bk keys, a multiple of MR (the rows of the
+// K Qᵀ tiles). With Bq = 96 queries (fused_query_block), a (Bk, Bq) block of
+// scores is 43 KB: it stays in the 48 KB L1 cache between the softmax and P V.
+std::size_t key_block(const SimdKernels& kernels) { return std::max(kernels.mr, 112 / kernels.mr * kernels.mr); }
+
+std::size_t round_up(std::size_t n, std::size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 }  // namespace
 
@@ -53,6 +53,30 @@ void ScoreMask::apply(std::size_t row, std::size_t first_key, float* scores, std
             scores[j - first_key] = minus_infinity;
         }
     }
+}
+
+void ScoreMask::apply_transposed(std::size_t first_query, std::size_t queries, std::size_t first_key,
+                                 std::size_t keys, float* scores_transposed, std::size_t ld) const {
+    for (std::size_t k = 0; k < keys; ++k) {
+        const std::size_t j = first_key + k;
+        float* row = scores_transposed + k * ld;  // key j against queries first_query ...
+        for (std::size_t q = 0; q < queries; ++q) {
+            const std::size_t i = first_query + q;
+            if (attention != nullptr) {
+                row[q] += static_cast<float>(attention[i * this->keys + j]);
+            }
+            if (padding != nullptr) {
+                row[q] += static_cast<float>(padding[j]);
+            }
+            if (causal && j > i) {
+                row[q] = minus_infinity;
+            }
+        }
+    }
+}
+
+bool ScoreMask::touches(std::size_t first_query, std::size_t first_key, std::size_t keys) const {
+    return attention != nullptr || padding != nullptr || (causal && first_key + keys > first_query + 1);
 }
 
 std::size_t ScoreMask::visible_keys(std::size_t row) const { return causal ? std::min(keys, row + 1) : keys; }
@@ -104,52 +128,65 @@ void attention_head_blocked(const SimdKernels& kernels, const HeadProblem& probl
 void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem, std::size_t first_row,
                           std::size_t rows) {
     const std::size_t d_k = problem.head_dim;
-    const std::size_t Bq = query_block(kernels);
+    const std::size_t Bq = fused_query_block, Bk = key_block(kernels);
+    // The block of scores is kept transposed, one row per key: row k holds key
+    // k's score for each of the Bq queries. Its rows are padded to a multiple
+    // of MR, because P V reads its columns in slivers of MR queries.
+    const std::size_t ld = round_up(Bq, kernels.mr);
     // Each thread keeps its blocks from one call to the next: no allocation once warm.
-    thread_local AlignedFloats packed_q;     // the block's queries (Bq, d_k), packed once for every key block
-    thread_local AlignedFloats scores;       // (Bq, key_block): one block of scores, then of weights
-    thread_local AlignedFloats packed_p;     // the weights (Bq, key_block), packed for P V
-    thread_local AlignedFloats accumulator;  // (Bq, d_k): Σ exp(s - m) V for the block's queries
-    thread_local std::vector<OnlineSoftmax> softmax;  // (Bq): each query's running max and sum
-    packed_q.resize(packed_a_size(Bq, d_k, kernels.mr));
-    scores.resize(Bq * key_block);
-    packed_p.resize(packed_a_size(Bq, key_block, kernels.mr));
+    thread_local AlignedFloats packed_q;        // Qᵀ (d_k, Bq) of the query block, in panels of NR queries
+    thread_local AlignedFloats scores;          // Sᵀ (Bk, ld): one block of scores, then of weights
+    thread_local AlignedFloats accumulator;     // (Bq, d_k): Σ exp(s - m) V for the block's queries
+    thread_local AlignedFloats running_max;     // (Bq): m, each query's largest score so far
+    thread_local AlignedFloats running_sum;     // (Bq): l, each query's Σ exp(s - m) so far
+    thread_local AlignedFloats correction;      // (Bq): exp(m_old - m_new) for the latest key block
+    packed_q.resize(packed_size(d_k, Bq, kernels.nr));
+    scores.resize(Bk * ld);  // zeros the first time: the padding columns stay finite
     accumulator.resize(Bq * d_k);
-    softmax.resize(Bq);
+    running_max.resize(Bq);
+    running_sum.resize(Bq);
+    correction.resize(Bq);
 
     for (std::size_t i0 = first_row; i0 < first_row + rows; i0 += Bq) {
         const std::size_t block_rows = std::min(Bq, first_row + rows - i0);  // queries [i0, i0 + block_rows)
-        pack_a(problem.q + i0 * problem.q_stride, problem.q_stride, block_rows, d_k, kernels.mr, packed_q.data());
+        const std::size_t lanes = round_up(block_rows, kernels.width);        // the softmax's columns
+        const PackedView q_transposed = pack_b_transposed(problem.q + i0 * problem.q_stride, problem.q_stride, d_k,
+                                                          block_rows, kernels.nr, packed_q.data());  // (d_k, block_rows)
         std::fill(accumulator.begin(), accumulator.end(), 0.0f);
-        std::fill(softmax.begin(), softmax.end(), OnlineSoftmax{});
+        std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
+        std::fill(running_sum.begin(), running_sum.end(), 0.0f);
         // Under the causal mask the block's last query sees the most keys; later key blocks are skipped.
         const std::size_t key_end = problem.mask.visible_keys(i0 + block_rows - 1);
 
-        for (std::size_t j0 = 0; j0 < key_end; j0 += key_block) {
-            const std::size_t block_keys = std::min(key_block, key_end - j0);  // keys [j0, j0 + block_keys)
-            // scores (block_rows, block_keys) = Q block (block_rows, d_k) · Kᵀ block (d_k, block_keys)
-            multiply_packed(kernels, block_rows, packed_q.data(), problem.k_transposed.column_range(j0, block_keys),
-                            scores.data(), key_block, false);
+        for (std::size_t j0 = 0; j0 < key_end; j0 += Bk) {
+            const std::size_t block_keys = std::min(Bk, key_end - j0);  // keys [j0, j0 + block_keys)
+            // Sᵀ (block_keys, block_rows) = K block (block_keys, d_k) · Qᵀ (d_k, block_rows)
+            const SliverView k_block = {problem.k_slivers.data + j0 / kernels.mr * problem.k_slivers.sliver_stride,
+                                        problem.k_slivers.sliver_stride, problem.k_slivers.step};
+            multiply_packed(kernels, block_keys, k_block, q_transposed, scores.data(), ld, false);
+            if (problem.mask.touches(i0, j0, block_keys)) {
+                problem.mask.apply_transposed(i0, block_rows, j0, block_keys, scores.data(), ld);
+            }
+            // Every query's running softmax takes in this block, W queries per instruction:
+            // Sᵀ becomes exp(s - m_new), and correction[q] = exp(m_old - m_new) ...
+            kernels.online_softmax_columns(scores.data(), block_keys, lanes, ld, running_max.data(),
+                                           running_sum.data(), correction.data());
             for (std::size_t r = 0; r < block_rows; ++r) {
-                float* row = scores.data() + r * key_block;  // (block_keys)
-                problem.mask.apply(i0 + r, j0, row, block_keys);
-                // The row's running softmax takes in this block: row becomes exp(s - m_new) ...
-                const float correction = softmax[r].absorb(kernels, row, block_keys);
-                if (correction != 1.0f) {
-                    // ... and what was accumulated against the old maximum shrinks to the new one.
-                    kernels.scale(accumulator.data() + r * d_k, d_k, correction);
+                if (correction[r] != 1.0f) {
+                    // ... so what was accumulated against the old maximum shrinks to the new one.
+                    kernels.scale(accumulator.data() + r * d_k, d_k, correction[r]);
                 }
             }
-            // accumulator (block_rows, d_k) += P block (block_rows, block_keys) · V block (block_keys, d_k)
-            pack_a(scores.data(), key_block, block_rows, block_keys, kernels.mr, packed_p.data());
-            multiply_packed(kernels, block_rows, packed_p.data(), problem.v_packed.row_range(j0, block_keys),
-                            accumulator.data(), d_k, true);
+            // accumulator (block_rows, d_k) += P (block_rows, block_keys) · V block (block_keys, d_k),
+            // with P read in place: Sᵀ is P in the sliver layout already.
+            multiply_packed(kernels, block_rows, SliverView::transposed(scores.data(), ld, kernels.mr),
+                            problem.v_packed.row_range(j0, block_keys), accumulator.data(), d_k, true);
         }
         // output row = accumulator row / sum (zeros for a fully masked query)
         for (std::size_t r = 0; r < block_rows; ++r) {
             float* out = problem.out + (i0 + r) * problem.out_stride;
             const float* acc = accumulator.data() + r * d_k;
-            const float normaliser = softmax[r].normaliser();
+            const float normaliser = running_sum[r] > 0.0f ? 1.0f / running_sum[r] : 0.0f;
             for (std::size_t c = 0; c < d_k; ++c) {
                 out[c] = acc[c] * normaliser;
             }

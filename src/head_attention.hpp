@@ -46,6 +46,33 @@ struct ScoreMask {
     /// @see @ref lesson05
     void apply(std::size_t row, std::size_t first_key, float* scores, std::size_t count) const;
 
+    /// Adds the masks to a block of scores stored transposed, (keys, queries):
+    /// the layout of the fused version's blocks (attention_head_fused()).
+    ///
+    /// @param first_query the index i of the block's first query (column 0).
+    /// @param queries the block's columns.
+    /// @param first_key the index j of the block's first key (row 0).
+    /// @param keys the block's rows.
+    /// @param scores_transposed the scores, updated: key j's score for query i
+    ///        is at [(j - first_key) · ld + (i - first_query)].
+    /// @param ld the row stride of scores_transposed.
+    /// @throws nothing.
+    /// @see @ref lesson05
+    void apply_transposed(std::size_t first_query, std::size_t queries, std::size_t first_key, std::size_t keys,
+                          float* scores_transposed, std::size_t ld) const;
+
+    /// Whether any mask may change a block of scores: false without masks, and
+    /// under the causal mask alone for a block whose keys all precede or equal
+    /// its first query.
+    ///
+    /// @param first_query the block's first query.
+    /// @param first_key the block's first key.
+    /// @param keys the block's keys.
+    /// @return true if apply() or apply_transposed() must run on the block.
+    /// @throws nothing.
+    /// @see @ref lesson05
+    bool touches(std::size_t first_query, std::size_t first_key, std::size_t keys) const;
+
     /// How many keys, from key 0, query `row` may see at most: row + 1 under
     /// the causal mask (capped at S), S otherwise. The keys after them are
     /// masked for this query, so their scores need not be computed at all.
@@ -81,8 +108,10 @@ struct HeadProblem {
     const float* v = nullptr;
     /// Floats from one row of V to the next.
     std::size_t v_stride = 0;
-    /// Kᵀ, (d_k, S), packed for gemm(); used by v3 and v4.
+    /// Kᵀ, (d_k, S), packed for gemm() as its B; used by v3.
     PackedView k_transposed;
+    /// K, (S, d_k), packed by pack_a() in slivers of MR keys, the A of K Qᵀ; used by v4.
+    SliverView k_slivers;
     /// V, (S, d_k), packed for gemm(); used by v3 and v4.
     PackedView v_packed;
     /// The output, (L, d_k): the head's columns of the concatenation.
@@ -121,24 +150,31 @@ void attention_head_simd(const SimdKernels& kernels, const HeadProblem& problem,
 void attention_head_blocked(const SimdKernels& kernels, const HeadProblem& problem, std::size_t first_row,
                             std::size_t rows, float* weights);
 
+/// Bq, the queries of one block of the fused version: a multiple of NR (the
+/// columns of the K Qᵀ tiles) and of W (the lanes of the softmax) for every
+/// SIMD table. Callers that split the queries among threads cut them in
+/// multiples of it.
+constexpr std::size_t fused_query_block = 96;
+
 /// Version 4: FlashAttention for queries [first_row, first_row + rows).
 ///
-/// Queries go in blocks of about 64 rows, keys in blocks of 128. Each query
-/// block is packed once (pack_a()) and an accumulator (rows, d_k) starts at
-/// zero; for each key block, the (rows, 128) scores are computed with
-/// multiply_packed(), masked, passed through each row's OnlineSoftmax (which
-/// turns them into unnormalised weights and tells how much to shrink the
-/// accumulator), and added to the accumulator as P V with another
-/// multiply_packed(). At the end each row is divided by its sum.
+/// Queries go in blocks of Bq (96 with AVX-512), keys in blocks of Bk (112).
+/// Each query block is packed once, as Qᵀ, and an accumulator (Bq, d_k)
+/// starts at zero. For each key block, its scores are computed transposed,
+/// Sᵀ (Bk, Bq) = K block · Qᵀ, with multiply_packed(); masked; passed through
+/// the online softmax of every query at once, one query per SIMD lane
+/// (SimdKernels::online_softmax_columns), which turns them into unnormalised
+/// weights and says how much to shrink each accumulator row; and added to the
+/// accumulator as P V with another multiply_packed(), which reads P = (Sᵀ)ᵀ in
+/// place (SliverView::transposed). At the end each row is divided by its sum.
 /// The scores never exceed one block: memory does not grow with S. Under the
 /// causal mask, key blocks after the query block's last row are skipped.
 ///
 /// @param kernels the SIMD kernels.
-/// @param problem the head; k_transposed and v_packed must be set.
+/// @param problem the head; k_slivers and v_packed must be set.
 /// @param first_row the first query.
 /// @param rows how many queries.
-/// @throws nothing but std::bad_alloc (and mha::not_implemented from the
-///         exercise's stub).
+/// @throws nothing but std::bad_alloc.
 /// @see @ref lesson05
 void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem, std::size_t first_row,
                           std::size_t rows);

@@ -47,12 +47,20 @@ struct SimdKernels {
     void (*scale)(float* x, std::size_t n, float factor);
     /// y[i] += a · x[i] for i in [0, n) (BLAS's "axpy").
     void (*axpy)(float a, const float* x, float* y, std::size_t n);
+    /// The online softmax of a block of scores stored transposed, (keys,
+    /// queries) with row stride ld, one query per lane: each column's running
+    /// max and sum take in the block, the scores become unnormalised weights,
+    /// and correction[q] receives the factor for query q's accumulated output
+    /// (xsimd_kernels.hpp says how). `queries` must be a multiple of `width`.
+    void (*online_softmax_columns)(float* scores, std::size_t keys, std::size_t queries, std::size_t ld,
+                                   float* running_max, float* running_sum, float* correction);
     /// The GEMM micro-kernel: one MR × NR tile of C += A B (or C = A B when
-    /// `accumulate` is false), with A and B packed as gemm.hpp describes:
-    /// `a` holds kc steps of MR floats (a column of the A sliver each), `b`
+    /// `accumulate` is false), with A and B laid out as gemm.hpp describes:
+    /// A(r, p) at a[p · a_step + r] (a_step = MR when pack_a() packed it), `b`
     /// kc steps of NR floats (a row of the B panel each). C is row-major with
     /// row stride ldc.
-    void (*micro_kernel)(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool accumulate);
+    void (*micro_kernel)(std::size_t kc, const float* a, std::size_t a_step, const float* b, float* c,
+                         std::size_t ldc, bool accumulate);
 };
 
 /// The kernels this CPU runs best, chosen on the first call with xsimd::dispatch

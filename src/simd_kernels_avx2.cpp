@@ -15,7 +15,8 @@ const SimdKernels& avx2_kernel_table() {
                                       MR,                 2 * W,
                                       &simd::dot<arch>,   &simd::max<arch>,
                                       &simd::exp_sum<arch>, &simd::scale<arch>,
-                                      &simd::axpy<arch>,  &simd::micro_kernel<arch, MR>};
+                                      &simd::axpy<arch>,  &simd::online_softmax_columns<arch>,
+                                      &simd::micro_kernel<arch, MR>};
     return table;
 }
 

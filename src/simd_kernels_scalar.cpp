@@ -50,13 +50,37 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
     }
 }
 
+// The online softmax of each column, as OnlineSoftmax::absorb does it for a row
+// (xsimd_kernels.hpp has the formulas).
+void online_softmax_columns(float* scores, std::size_t keys, std::size_t queries, std::size_t ld,
+                            float* running_max, float* running_sum, float* correction) {
+    const float minus_infinity = -std::numeric_limits<float>::infinity();
+    for (std::size_t q = 0; q < queries; ++q) {
+        float new_max = running_max[q];
+        for (std::size_t k = 0; k < keys; ++k) {
+            new_max = scores[k * ld + q] > new_max ? scores[k * ld + q] : new_max;
+        }
+        const float shift = new_max == minus_infinity ? 0.0f : new_max;  // all masked so far: exp(-inf) = 0
+        const float c = std::exp(running_max[q] - shift);
+        float sum = 0.0f;
+        for (std::size_t k = 0; k < keys; ++k) {
+            scores[k * ld + q] = std::exp(scores[k * ld + q] - shift);
+            sum += scores[k * ld + q];
+        }
+        running_sum[q] = running_sum[q] * c + sum;
+        running_max[q] = new_max;
+        correction[q] = c;
+    }
+}
+
 // The micro-kernel's contract (simd_kernels.hpp) with plain loops: the tile
 // lives in a local array instead of registers.
-void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool accumulate) {
+void micro_kernel(std::size_t kc, const float* a, std::size_t a_step, const float* b, float* c, std::size_t ldc,
+                  bool accumulate) {
     float tile[scalar_mr][scalar_nr] = {};  // (MR, NR)
     for (std::size_t p = 0; p < kc; ++p) {
         for (std::size_t r = 0; r < scalar_mr; ++r) {
-            const float a_rp = a[p * scalar_mr + r];  // A(r, p)
+            const float a_rp = a[p * a_step + r];  // A(r, p)
             for (std::size_t j = 0; j < scalar_nr; ++j) {
                 tile[r][j] += a_rp * b[p * scalar_nr + j];  // B(p, j)
             }
@@ -73,7 +97,7 @@ void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std:
 
 const SimdKernels& scalar_kernel_table() {
     static const SimdKernels table = {"scalar", 1,    scalar_mr, scalar_nr, &dot,        &max,
-                                      &exp_sum, &scale, &axpy,   &micro_kernel};
+                                      &exp_sum, &scale, &axpy,   &online_softmax_columns, &micro_kernel};
     return table;
 }
 

@@ -209,6 +209,58 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
     }
 }
 
+/// The online softmax of W queries at once, one query per lane, over a block of
+/// scores stored transposed: row k of `scores` holds key k's score for each query.
+///
+/// It is OnlineSoftmax::absorb (online_softmax.hpp) for each column, with no
+/// horizontal step: the maximum over the block's keys is a max of whole rows,
+/// lane by lane, and so is the sum. For query q (a lane):
+///
+///     m_new = max(m[q], max_k s[k][q])      c[q] = exp(m[q] - m_new)
+///     s[k][q] = exp(s[k][q] - m_new)        l[q] = l[q] · c[q] + Σ_k s[k][q]
+///
+/// A query whose scores so far are all -infinity (masked) keeps m = -infinity;
+/// it is shifted by 0 instead, so that exp(-inf - 0) = 0 and -inf - (-inf) = NaN
+/// never happens: its weights, its sum and its correction are all 0.
+///
+/// @tparam Arch the instruction set.
+/// @param scores (keys, ld) floats: the block's scores, (keys, queries) in the
+///        first columns; overwritten with the unnormalised weights exp(s - m_new).
+/// @param keys the rows of the block, 0 included.
+/// @param queries the columns to update, a multiple of W.
+/// @param ld the row stride of `scores`, at least `queries`.
+/// @param running_max m, (queries), updated.
+/// @param running_sum l, (queries), updated.
+/// @param correction (queries): c on return, by which each query's accumulated
+///        output must be multiplied (1 where the maximum did not change).
+/// @throws nothing.
+/// @see @ref lesson05
+template <class Arch>
+void online_softmax_columns(float* scores, std::size_t keys, std::size_t queries, std::size_t ld,
+                            float* running_max, float* running_sum, float* correction) {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = batch::size;
+    const batch minus_infinity_batch(minus_infinity), zero(0.0f);
+    for (std::size_t q = 0; q < queries; q += W) {  // W queries, one per lane
+        const batch old_max = batch::load_unaligned(running_max + q);
+        batch new_max = old_max;
+        for (std::size_t k = 0; k < keys; ++k) {
+            new_max = xsimd::max(new_max, batch::load_unaligned(scores + k * ld + q));
+        }
+        const batch shift = xsimd::select(new_max == minus_infinity_batch, zero, new_max);
+        const batch c = xsimd::exp(old_max - shift);
+        batch sum(0.0f);
+        for (std::size_t k = 0; k < keys; ++k) {
+            const batch weight = xsimd::exp(batch::load_unaligned(scores + k * ld + q) - shift);
+            weight.store_unaligned(scores + k * ld + q);
+            sum += weight;
+        }
+        xsimd::fma(batch::load_unaligned(running_sum + q), c, sum).store_unaligned(running_sum + q);
+        new_max.store_unaligned(running_max + q);
+        c.store_unaligned(correction + q);
+    }
+}
+
 /// The GEMM micro-kernel: an MR × NR tile of C, NR = 2 W, kept in 2·MR registers
 /// while kc rank-1 updates go through it.
 ///
@@ -223,7 +275,9 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
 /// @tparam Arch the instruction set.
 /// @tparam MR the rows of the tile.
 /// @param kc the length of the shared dimension for this call.
-/// @param a the packed A sliver: kc × MR floats, A(r, p) at a[p·MR + r].
+/// @param a the A sliver: A(r, p) at a[p·a_step + r]. Packed by pack_a(),
+///        a_step is MR; for a matrix stored transposed it is its row stride.
+/// @param a_step the floats from one column of the sliver to the next.
 /// @param b the packed B panel: kc × NR floats, B(p, j) at b[p·NR + j].
 /// @param c the tile's top-left element in C, row-major.
 /// @param ldc the row stride of C, in floats.
@@ -231,7 +285,8 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
 /// @throws nothing.
 /// @see @ref lesson05
 template <class Arch, std::size_t MR>
-void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool accumulate) {
+void micro_kernel(std::size_t kc, const float* a, std::size_t a_step, const float* b, float* c, std::size_t ldc,
+                  bool accumulate) {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t W = batch::size;
     constexpr std::size_t NR = 2 * W;
@@ -250,7 +305,7 @@ void micro_kernel(std::size_t kc, const float* a, const float* b, float* c, std:
         const batch b_right = batch::load_unaligned(b + p * NR + W);  // B(p, W..NR)
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < MR; ++r) {
-            const batch a_r(a[p * MR + r]);  // A(r, p) in every lane
+            const batch a_r(a[p * a_step + r]);  // A(r, p) in every lane
             left[r] = xsimd::fma(a_r, b_left, left[r]);
             right[r] = xsimd::fma(a_r, b_right, right[r]);
         }

@@ -68,6 +68,7 @@ const Config configs[] = {
     {"BoolMask", 1, 17, 23, 16, 4, 0, 0, true, Masks::boolean},
     {"AdditiveMask", 2, 12, 19, 12, 2, 0, 0, true, Masks::additive},
     {"PerHeadMask", 2, 10, 14, 12, 3, 0, 0, true, Masks::per_head},
+    {"PerHeadMaskManyBlocks", 1, 130, 250, 16, 2, 0, 0, true, Masks::per_head},  // 2 query, 3 key blocks
     {"Padding", 2, 15, 15, 16, 2, 0, 0, true, Masks::padding},
     {"Causal", 1, 33, 33, 16, 4, 0, 0, true, Masks::causal},
     {"CausalLong", 1, 200, 200, 8, 1, 0, 0, true, Masks::causal},

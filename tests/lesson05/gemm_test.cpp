@@ -155,8 +155,40 @@ TEST(Packing, MultiplyPackedEqualsGemm) {
         mha::pack_a(A.data(), K, M, K, kernels->mr, packed_a.data());
         std::vector<float> by_gemm(M * N), by_multiply(M * N);
         mha::gemm(*kernels, M, A.data(), K, B.view(), by_gemm.data(), N, false);
-        mha::multiply_packed(*kernels, M, packed_a.data(), B.view(), by_multiply.data(), N, false);
+        mha::multiply_packed(*kernels, M, mha::SliverView::packed(packed_a.data(), K, kernels->mr), B.view(),
+                             by_multiply.data(), N, false);
         EXPECT_EQ(by_gemm, by_multiply);  // the same micro-kernel calls in the same order: bit for bit
+    }
+}
+
+TEST(Packing, AMatrixHeldTransposedNeedsNoPacking) {
+    // A (M, K) given as Aᵀ (K, M) with a padded row stride: multiply_packed reads
+    // it in place (SliverView::transposed) and must give the plain product A B.
+    for (const SimdKernels* kernels : mha::available_simd_kernels()) {
+        SCOPED_TRACE(kernels->instruction_set);
+        const std::size_t M = 2 * kernels->mr + 3, K = 21, N = kernels->nr + 5;
+        const std::size_t ld = (M + kernels->mr - 1) / kernels->mr * kernels->mr + 4;  // room for the last sliver
+        const std::vector<float> A = varied(M * K, 8.0), B = varied(K * N, 9.0);
+        std::vector<float> a_transposed(K * ld, 0.0f);
+        for (std::size_t i = 0; i < M; ++i) {
+            for (std::size_t p = 0; p < K; ++p) {
+                a_transposed[p * ld + i] = A[i * K + p];
+            }
+        }
+        std::vector<float> packed_b(mha::packed_size(K, N, kernels->nr));
+        const PackedView b = mha::pack_b(B.data(), N, K, N, kernels->nr, packed_b.data());
+        std::vector<float> C(M * N, 1.0f);  // accumulate onto ones
+        mha::multiply_packed(*kernels, M, mha::SliverView::transposed(a_transposed.data(), ld, kernels->mr), b,
+                             C.data(), N, true);
+        for (std::size_t i = 0; i < M; ++i) {
+            for (std::size_t j = 0; j < N; ++j) {
+                double expected = 1.0;
+                for (std::size_t p = 0; p < K; ++p) {
+                    expected += static_cast<double>(A[i * K + p]) * B[p * N + j];
+                }
+                EXPECT_NEAR(C[i * N + j], expected, 1e-5 * (1.0 + std::abs(expected))) << "(" << i << ", " << j << ")";
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 // Lesson 5 tests: the SIMD kernels of every instruction set this CPU runs,
 // against plain loops in double precision, on lengths that are and are not
 // multiples of the SIMD width (so that the scalar tails are exercised).
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -118,6 +119,71 @@ TEST_P(SimdKernelsTest, ScaleAndAxpyMatchLoops) {
         for (std::size_t i = 0; i < n; ++i) {
             EXPECT_FLOAT_EQ(x[i], x0[i] * -0.75f) << "n = " << n << ", i = " << i;
             EXPECT_TRUE(near(y[i], y0[i] + 0.3 * x0[i], 1e-6)) << "n = " << n << ", i = " << i;
+        }
+    }
+}
+
+// The online softmax over columns, block by block, against the formulas in
+// double: after the last block, each query's running max is its largest score,
+// its running sum is Σ exp(s - max) over every key, the last block holds
+// exp(s - max), and the correction is exp(max before - max after).
+TEST_P(SimdKernelsTest, OnlineSoftmaxColumnsMatchesTheFormulaBlockByBlock) {
+    const mha::SimdKernels& k = *GetParam();
+    const std::size_t queries = 3 * k.width, ld = queries + 5;
+    const std::size_t block_keys[] = {4, 1, 7};  // three blocks of keys
+    std::vector<float> running_max(queries, minus_infinity), running_sum(queries, 0.0f), correction(queries, -1.0f);
+    std::vector<std::vector<double>> seen(queries);  // every score of each query so far
+    for (std::size_t block = 0; block < 3; ++block) {
+        const std::size_t keys = block_keys[block];
+        std::vector<float> scores = varied(keys * ld, 10.0 + block);
+        for (std::size_t key = 0; key < keys; ++key) {
+            scores[key * ld + 1] = minus_infinity;  // query 1: every key masked
+            if (block == 0) {
+                scores[key * ld + 2] = minus_infinity;  // query 2: masked in the first block only
+            }
+        }
+        if (block == 2) {
+            scores[0 * ld + 0] = 9.0f;  // query 0: a new, much larger maximum in the last block
+        }
+        const std::vector<float> before_max = running_max, original = scores;
+        k.online_softmax_columns(scores.data(), keys, queries, ld, running_max.data(), running_sum.data(),
+                                 correction.data());
+        for (std::size_t q = 0; q < queries; ++q) {
+            SCOPED_TRACE("block " + std::to_string(block) + ", query " + std::to_string(q));
+            double largest = -std::numeric_limits<double>::infinity();
+            for (std::size_t key = 0; key < keys; ++key) {
+                seen[q].push_back(original[key * ld + q]);
+            }
+            for (const double s : seen[q]) {
+                largest = std::max(largest, s);
+            }
+            EXPECT_EQ(running_max[q], static_cast<float>(largest));
+            if (q == 1) {  // nothing visible yet: no weight, no sum, and a correction that keeps zeros zero
+                EXPECT_EQ(running_sum[q], 0.0f);
+                for (std::size_t key = 0; key < keys; ++key) {
+                    EXPECT_EQ(scores[key * ld + q], 0.0f);
+                }
+                continue;
+            }
+            if (q == 2 && block == 0) {
+                EXPECT_EQ(running_sum[q], 0.0f);
+                continue;
+            }
+            double sum = 0.0;
+            for (const double s : seen[q]) {
+                sum += std::exp(s - largest);
+            }
+            EXPECT_TRUE(near(running_sum[q], sum)) << running_sum[q] << " vs " << sum;
+            for (std::size_t key = 0; key < keys; ++key) {
+                EXPECT_TRUE(near(scores[key * ld + q], std::exp(original[key * ld + q] - largest)));
+            }
+            const double expected_correction = std::exp(static_cast<double>(before_max[q]) - largest);
+            EXPECT_TRUE(near(correction[q], expected_correction)) << correction[q] << " vs " << expected_correction;
+        }
+        for (std::size_t key = 0; key < keys; ++key) {
+            for (std::size_t column = queries; column < ld; ++column) {
+                EXPECT_EQ(scores[key * ld + column], original[key * ld + column]) << "beyond the queries";
+            }
         }
     }
 }
