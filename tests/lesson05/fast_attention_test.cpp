@@ -73,7 +73,7 @@ const Config configs[] = {
     {"Causal", 1, 33, 33, 16, 4, 0, 0, true, Masks::causal},
     {"CausalLong", 1, 200, 200, 8, 1, 0, 0, true, Masks::causal},
     {"CausalMoreQueriesThanKeys", 1, 40, 9, 12, 2, 0, 0, true, Masks::causal},
-    {"WideHead", 1, 3, 4, 264, 1},  // d_k = 264: deeper than a cache block (KC = 256)
+    {"WideHead", 1, 3, 4, 776, 1},  // d_k = 776: deeper than a cache block (KC = 768)
     {"CausalCrossPaddingFloat", 2, 20, 150, 12, 2, 0, 0, true, Masks::causal_padding},
     {"EveryKeyMasked", 2, 6, 8, 8, 2, 0, 0, true, Masks::everything_masked_in_entry_1},
 };
