@@ -144,6 +144,20 @@ FastMultiHeadAttention::FastMultiHeadAttention(const MultiHeadAttention& referen
     key_ = copy(reference.key_projection, 1.0f);
     value_ = copy(reference.value_projection, 1.0f);
     output_ = copy(reference.output_projection, 1.0f);
+    if (kdim_ == embed_dim_ && vdim_ == embed_dim_) {
+        // The three weights one under the other, (3E, E), and their biases: X [W_q'; W_k; W_v]ᵀ is
+        // [Q | K | V] side by side, one product whose packed X serves three times as many columns.
+        const std::size_t E = embed_dim_;
+        stacked_projection_.weight = xt::xtensor<float, 2>::from_shape({3 * E, E});
+        stacked_projection_.bias = xt::xtensor<float, 1>::from_shape({3 * E});
+        const FloatLinear* parts[] = {&scaled_query_, &key_, &value_};
+        for (std::size_t part = 0; part < 3; ++part) {
+            std::copy(parts[part]->weight.begin(), parts[part]->weight.end(),
+                      stacked_projection_.weight.data() + part * E * E);
+            std::copy(parts[part]->bias.begin(), parts[part]->bias.end(), stacked_projection_.bias.data() + part * E);
+        }
+        stacked_projection_.packed = PackedMatrix::transposed(stacked_projection_.weight.data(), E, E, 3 * E, NR);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -161,6 +175,11 @@ struct FastMultiHeadAttention::Forward {
     std::size_t B = 0, L = 0, S = 0, E = 0, H = 0, d_k = 0;
 
     AlignedFloats Q, K, V;  // (B·L, E), (B·S, E), (B·S, E): all heads side by side
+    AlignedFloats QKV;      // (B·L, 3E): [Q | K | V] from one product, for self-attention (v3 to v5)
+    // Where Q, K and V are, whichever of the two above holds them, and the
+    // floats from one of their rows to the next: E, or 3E in QKV.
+    float *q = nullptr, *k = nullptr, *v = nullptr;
+    std::size_t projection_stride = 0;
     AlignedFloats context;  // (B·L, E): every head's output in its d_k columns
     AlignedFloats scratch;  // (L, S): one head's weights, when they are not returned
     AlignedFloats packed_k, packed_v;  // per (b, h): K and V, packed for the blocked products
@@ -233,12 +252,12 @@ struct FastMultiHeadAttention::Forward {
         problem.queries = L;
         problem.keys = S;
         problem.head_dim = d_k;
-        problem.q = Q.data() + b * L * E + h * d_k;  // (L, d_k) with row stride E
-        problem.q_stride = E;
-        problem.k = K.data() + b * S * E + h * d_k;  // (S, d_k)
-        problem.k_stride = E;
-        problem.v = V.data() + b * S * E + h * d_k;  // (S, d_k)
-        problem.v_stride = E;
+        problem.q = q + b * L * projection_stride + h * d_k;  // (L, d_k)
+        problem.q_stride = projection_stride;
+        problem.k = k + b * S * projection_stride + h * d_k;  // (S, d_k)
+        problem.k_stride = projection_stride;
+        problem.v = v + b * S * projection_stride + h * d_k;  // (S, d_k)
+        problem.v_stride = projection_stride;
         problem.out = context.data() + b * L * E + h * d_k;  // (L, d_k)
         problem.out_stride = E;
         problem.mask = mask_for(b, h);
@@ -253,6 +272,12 @@ struct FastMultiHeadAttention::Forward {
             problem.v_packed = {packed_v.data() + index * packed_v_size(), S, d_k, kernels.nr, S * kernels.nr};
         }
         return problem;
+    }
+
+    // Self-attention, forward(x, x, x), in v3 to v5: Q, K and V come from one product (stacked_projection_).
+    bool one_projection_product() const {
+        return options.version >= FastVersion::blocked && &query == &key && &key == &value &&
+               module.stacked_projection_.weight.size() > 0;
     }
 
     // v4 and v5 run the fused kernel, unless the weights are asked for: then they must be materialised.
@@ -270,9 +295,21 @@ struct FastMultiHeadAttention::Forward {
 
     FastAttentionResult run() {
         check();
-        Q.resize(B * L * E);
-        K.resize(B * S * E);
-        V.resize(B * S * E);
+        if (one_projection_product()) {
+            QKV.resize(B * L * 3 * E);
+            q = QKV.data();
+            k = q + E;
+            v = q + 2 * E;
+            projection_stride = 3 * E;
+        } else {
+            Q.resize(B * L * E);
+            K.resize(B * S * E);
+            V.resize(B * S * E);
+            q = Q.data();
+            k = K.data();
+            v = V.data();
+            projection_stride = E;
+        }
         context.resize(B * L * E);
         result.output = xt::xtensor<float, 3>::from_shape({B, L, E});
         result.weights = options.need_weights ? xt::xtensor<float, 4>::from_shape({B, H, L, S})
@@ -368,20 +405,30 @@ struct FastMultiHeadAttention::Forward {
     // Packs K and V of entry b, head h: each is read by every query block.
     void pack_head(std::size_t b, std::size_t h) {
         const std::size_t index = b * H + h;
-        const float* k = K.data() + b * S * E + h * d_k;  // (S, d_k) with row stride E
+        const float* k_head = k + b * S * projection_stride + h * d_k;  // (S, d_k)
+        const float* v_head = v + b * S * projection_stride + h * d_k;  // (S, d_k)
+        float* k_packed = packed_k.data() + index * packed_k_size();
         if (fused()) {
-            pack_a(k, E, S, d_k, kernels.mr, packed_k.data() + index * packed_k_size());  // K (S, d_k), A of K Qᵀ
+            pack_a(k_head, projection_stride, S, d_k, kernels.mr, k_packed);  // K (S, d_k), the A of K Qᵀ
         } else {
-            pack_b_transposed(k, E, d_k, S, kernels.nr, packed_k.data() + index * packed_k_size());  // Kᵀ (d_k, S)
+            pack_b_transposed(k_head, projection_stride, d_k, S, kernels.nr, k_packed);  // Kᵀ (d_k, S)
         }
-        pack_b(V.data() + b * S * E + h * d_k, E, S, d_k, kernels.nr,
-               packed_v.data() + index * packed_v_size());  // V (S, d_k)
+        pack_b(v_head, projection_stride, S, d_k, kernels.nr, packed_v.data() + index * packed_v_size());  // V
+    }
+
+    // Self-attention: rows [first, first + rows) of [Q | K | V] (B·L, 3E) = x [W_q'; W_k; W_v]ᵀ + b, one product.
+    void project_stacked(std::size_t first, std::size_t rows) {
+        gemm_linear(query.data(), first, rows, module.stacked_projection_, QKV.data());
     }
 
     void run_blocked_or_fused() {
-        gemm_linear(query.data(), 0, B * L, module.scaled_query_, Q.data());  // Q / sqrt(d_k)
-        gemm_linear(key.data(), 0, B * S, module.key_, K.data());
-        gemm_linear(value.data(), 0, B * S, module.value_, V.data());
+        if (one_projection_product()) {
+            project_stacked(0, B * L);
+        } else {
+            gemm_linear(query.data(), 0, B * L, module.scaled_query_, Q.data());  // Q / sqrt(d_k)
+            gemm_linear(key.data(), 0, B * S, module.key_, K.data());
+            gemm_linear(value.data(), 0, B * S, module.value_, V.data());
+        }
         packed_k.resize(B * H * packed_k_size());
         packed_v.resize(B * H * packed_v_size());
         for (std::size_t b = 0; b < B; ++b) {
@@ -401,21 +448,26 @@ struct FastMultiHeadAttention::Forward {
 
     void run_threaded() {
         const std::size_t threads = options.threads;
-        // The three projections: each split into runs of rows, all run as one set of tasks.
+        // The projections, split into runs of rows: the stacked one, or the three, all run as one set of tasks.
         const RowSplit query_rows(B * L, 2 * threads, kernels.mr), key_rows(B * S, 2 * threads, kernels.mr);
         const std::size_t query_parts = query_rows.count(), key_parts = key_rows.count();
-        parallel_for(threads, query_parts + 2 * key_parts, [&](std::size_t task) {
-            if (task < query_parts) {
-                gemm_linear(query.data(), query_rows.first(task), query_rows.size(task), module.scaled_query_,
-                            Q.data());
-            } else if (task < query_parts + key_parts) {
-                const std::size_t part = task - query_parts;
-                gemm_linear(key.data(), key_rows.first(part), key_rows.size(part), module.key_, K.data());
-            } else {
-                const std::size_t part = task - query_parts - key_parts;
-                gemm_linear(value.data(), key_rows.first(part), key_rows.size(part), module.value_, V.data());
-            }
-        });
+        if (one_projection_product()) {
+            parallel_for(threads, query_parts,
+                         [&](std::size_t part) { project_stacked(query_rows.first(part), query_rows.size(part)); });
+        } else {
+            parallel_for(threads, query_parts + 2 * key_parts, [&](std::size_t task) {
+                if (task < query_parts) {
+                    gemm_linear(query.data(), query_rows.first(task), query_rows.size(task), module.scaled_query_,
+                                Q.data());
+                } else if (task < query_parts + key_parts) {
+                    const std::size_t part = task - query_parts;
+                    gemm_linear(key.data(), key_rows.first(part), key_rows.size(part), module.key_, K.data());
+                } else {
+                    const std::size_t part = task - query_parts - key_parts;
+                    gemm_linear(value.data(), key_rows.first(part), key_rows.size(part), module.value_, V.data());
+                }
+            });
+        }
 
         // Pack every head's K and V, one task per (b, h).
         packed_k.resize(B * H * packed_k_size());

@@ -65,7 +65,9 @@ struct FastAttentionResult {
 ///
 /// It copies the reference's parameters to float once, and for v3 to v5 packs
 /// the four weight matrices for the GEMM micro-kernel, with the attention's
-/// 1/sqrt(d_k) folded into W_q and b_q. forward() is const and may be called
+/// 1/sqrt(d_k) folded into W_q and b_q. For self-attention, forward(x, x, x)
+/// with one tensor, v3 to v5 compute Q, K and V as one product with the three
+/// weights stacked, as PyTorch does. forward() is const and may be called
 /// from several threads at once.
 class FastMultiHeadAttention {
 public:
@@ -116,6 +118,10 @@ private:
     FloatLinear query_;                     // v1: W_q, b_q as they are
     FloatLinear scaled_query_;              // v2 to v5: W_q / sqrt(d_k), b_q / sqrt(d_k)
     FloatLinear key_, value_, output_;
+    // v3 to v5, self-attention: [W_q / sqrt(d_k); W_k; W_v] (3E, E), the three
+    // projections as one product, as PyTorch's in_proj_weight stacks them.
+    // Empty when kdim or vdim differs from E.
+    FloatLinear stacked_projection_;
 
     struct Forward;  // one forward pass: the versions' code, in fast_attention.cpp
 };

@@ -267,6 +267,37 @@ INSTANTIATE_TEST_SUITE_P(EveryVersion, FastAttentionTest,
                          ::testing::Combine(::testing::ValuesIn(configs), ::testing::ValuesIn(all_versions)),
                          test_name);
 
+// ---- Self-attention: one tensor as query, key and value ----
+
+// forward(x, x, x) takes another path in v3 to v5: Q, K and V from one product
+// with the three weights stacked, read with a row stride of 3E.
+TEST(FastAttention, SelfAttentionWithOneTensorMatchesTheReference) {
+    for (const Config& config : {Config{"SelfAttentionCausalPadding", 2, 100, 100, 32, 4, 0, 0, true,
+                                        Masks::causal_padding},
+                                 Config{"SelfAttentionNoBias", 1, 37, 37, 12, 3, 0, 0, false}}) {
+        SCOPED_TRACE(config.name);
+        const Problem& p = problem(config);
+        const mha::MultiHeadAttentionResult expected =
+            p.reference.forward(to_double(p.query), to_double(p.query), to_double(p.query), p.masks);
+        const FastMultiHeadAttention fast(p.reference);
+        for (const FastVersion version : all_versions) {
+            for (const std::size_t threads : {1, 2}) {
+                SCOPED_TRACE(mha::fast_version_name(version) + " on " + std::to_string(threads) + " thread(s)");
+                FastAttentionOptions options;
+                options.version = version;
+                options.threads = threads;
+                options.need_weights = false;
+                EXPECT_TRUE(tensors_near(fast.forward(p.query, p.query, p.query, p.masks, options).output,
+                                         expected.output));
+                options.need_weights = true;
+                const mha::FastAttentionResult result = fast.forward(p.query, p.query, p.query, p.masks, options);
+                EXPECT_TRUE(tensors_near(result.output, expected.output));
+                EXPECT_TRUE(tensors_near(result.weights, expected.weights));
+            }
+        }
+    }
+}
+
 // ---- Fully masked queries ----
 
 TEST(FastAttention, AFullyMaskedQueryGetsZeroWeightsAndTheOutputBias) {
