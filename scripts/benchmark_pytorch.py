@@ -8,12 +8,18 @@ Run it with Debian's Python, the one that can import python3-torch
     /usr/bin/python3 scripts/benchmark_pytorch.py --threads 2 --shapes 1,2048,512,8
 
 For each shape (B, L, E, H) it makes nn.MultiheadAttention(E, H, batch_first=True)
-in eval() mode, in float32, and times self-attention of a random (B, L, E) input,
-attention(x, x, x, need_weights=False), under torch.no_grad(): inference, as
-lesson 5's benchmarks time mha::FastMultiHeadAttention. Under these conditions
-torch 1.13 takes its "fast path", torch._native_multi_head_attention (the
-script checks with the profiler and says so in its output). torch 1.13 has no
-scaled_dot_product_attention; nn.MultiheadAttention is the peer.
+in eval() mode, in float32, and times self-attention of a random (B, L, E) input
+under torch.no_grad(): inference, as lesson 5's benchmarks time
+mha::FastMultiHeadAttention. It times two calls (--calls):
+    need_weights=False   attention(x, x, x, need_weights=False): the strict peer.
+                         torch 1.13 takes its "fast path" here,
+                         torch._native_multi_head_attention.
+    default              attention(x, x, x): the call as most code writes it, which
+                         also returns the weights averaged over the heads
+                         (need_weights=True), so it takes the Python path and
+                         stores every head's L×L weights.
+The script checks which operator ran with the profiler and says so in its output.
+torch 1.13 has no scaled_dot_product_attention; nn.MultiheadAttention is the peer.
 
 Timing: a warm-up of at least --warmup-seconds, then --repeat repetitions; each
 repetition is the mean of as many calls as fill --min-seconds (one call for the
@@ -31,8 +37,8 @@ and runs itself again with them (they are read when the libraries load, so they
 cannot be set from within). Values you set yourself are kept, with a warning.
 --keep-environment skips all this.
 
-Output: one JSON object per line on stdout, one per shape:
-    {"framework": "pytorch", "torch_version": "1.13.0a0", "batch": 1, "seq_len": 512,
+Output: one JSON object per line on stdout, one per shape and call:
+    {"framework": "pytorch", "call": "need_weights=False", "torch_version": "1.13.0a0", "batch": 1, "seq_len": 512,
      "embed_dim": 512, "num_heads": 8, "threads": 1, "repeat": 10, "median_ms": ...,
      "min_ms": ..., "gflops": ..., "path": "_native_multi_head_attention",
      "cpu_capability": "AVX512", "openblas_coretype": "SkylakeX", "openblas_num_threads": "1"}
@@ -51,6 +57,9 @@ import time
 
 # The lesson's shapes (B, L, E, H), as in benchmarks/attention_benchmark.cpp.
 DEFAULT_SHAPES = ((1, 128, 512, 8), (1, 512, 512, 8), (1, 1024, 768, 12), (1, 2048, 512, 8), (1, 8192, 512, 8))
+
+# The calls timed, by name: the keyword arguments given to the module (see the docstring).
+CALLS = {"need_weights=False": {"need_weights": False}, "default": {}}
 
 # Set in the environment before torch is imported: see the docstring.
 REEXEC_MARKER = "MHA_BENCHMARK_PYTORCH_REEXEC"
@@ -109,12 +118,15 @@ def parse_shape(text):
 
 def parse_arguments():
     parser = argparse.ArgumentParser(
-        description="Time PyTorch's nn.MultiheadAttention (float32 inference, need_weights=False) "
+        description="Time PyTorch's nn.MultiheadAttention (float32 inference, with need_weights=False and "
+                    "with the default call) "
                     "on the shapes of lesson 5; prints one JSON line per shape.",
         epilog="Example: /usr/bin/python3 scripts/benchmark_pytorch.py --threads 1 --shapes 1,512,512,8")
     parser.add_argument("--shapes", type=parse_shape, nargs="+", default=list(DEFAULT_SHAPES), metavar="B,L,E,H",
                         help="the shapes to time (default: the lesson's five, from 1,128,512,8 to 1,8192,512,8)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS),
+                        help="which calls to time (default: both, need_weights=False then default)")
     parser.add_argument("--repeat", type=int, default=10, help="repetitions; the median is reported (default 10)")
     parser.add_argument("--min-seconds", type=float, default=0.1,
                         help="each repetition calls the module until this long has passed (default 0.1)")
@@ -137,30 +149,31 @@ def cpu_capability(torch):
     return found.group(1) if found else "unknown"
 
 
-def attention_path(torch, module, x):
+def attention_path(torch, module, x, keywords):
     """The operator PyTorch ran: "_native_multi_head_attention" (the fast path) or the Python path."""
     with torch.autograd.profiler.profile() as profile:
-        module(x, x, x, need_weights=False)
+        module(x, x, x, **keywords)
     names = {event.name for event in profile.function_events}
     return "_native_multi_head_attention" if "aten::_native_multi_head_attention" in names else \
         "multi_head_attention_forward"
 
 
-def time_shape(torch, arguments, shape):
+def time_shape(torch, arguments, shape, call_name):
     batch, seq_len, embed_dim, num_heads = shape
     torch.manual_seed(arguments.seed)
     module = torch.nn.MultiheadAttention(embed_dim, num_heads, batch_first=True).eval()
     x = torch.randn(batch, seq_len, embed_dim, dtype=torch.float32)
+    keywords = CALLS[call_name]
 
     def call():
-        module(x, x, x, need_weights=False)
+        module(x, x, x, **keywords)
 
     with torch.no_grad():
         start = time.perf_counter()
         call()
         while time.perf_counter() - start < arguments.warmup_seconds:
             call()
-        path = attention_path(torch, module, x)
+        path = attention_path(torch, module, x, keywords)
 
         # How many calls make one repetition: enough to fill --min-seconds.
         start = time.perf_counter()
@@ -180,6 +193,7 @@ def time_shape(torch, arguments, shape):
     median = statistics.median(seconds)
     return {
         "framework": "pytorch",
+        "call": call_name,
         "torch_version": torch.__version__,
         "batch": batch, "seq_len": seq_len, "embed_dim": embed_dim, "num_heads": num_heads,
         "threads": torch.get_num_threads(),
@@ -201,9 +215,10 @@ def main():
     import torch  # only now: the environment is read when torch and OpenBLAS load
     torch.set_num_threads(arguments.threads)
     for shape in arguments.shapes:
-        print(f"benchmark_pytorch: timing B, L, E, H = {shape} on {arguments.threads} thread(s)...",
-              file=sys.stderr, flush=True)
-        print(json.dumps(time_shape(torch, arguments, shape)), flush=True)
+        for call_name in arguments.calls:
+            print(f"benchmark_pytorch: timing B, L, E, H = {shape}, call {call_name}, on {arguments.threads} "
+                  f"thread(s)...", file=sys.stderr, flush=True)
+            print(json.dumps(time_shape(torch, arguments, shape, call_name)), flush=True)
 
 
 if __name__ == "__main__":

@@ -104,10 +104,12 @@ class Results:
         for run in google_benchmark.get("benchmarks", []):
             self._add(run)
         self.peak = float(self.context.get("fma_peak_gflops", "nan"))
-        self.pytorch = {}      # (shape, threads) -> row
+        self.pytorch = {}          # (shape, threads) -> row: attention(x, x, x, need_weights=False), the peer
+        self.pytorch_default = {}  # (shape, threads) -> row: attention(x, x, x), which also returns the weights
         for row in pytorch_rows:
             shape = shape_key(row["batch"], row["seq_len"], row["embed_dim"], row["num_heads"])
-            self.pytorch[(shape, int(row["threads"]))] = row
+            calls = self.pytorch_default if row.get("call") == "default" else self.pytorch
+            calls[(shape, int(row["threads"]))] = row
         self.bench = bench_rows
         shapes = {key[1] for key in self.attention} | {key[1] for key in self.skipped}
         shapes |= {key[0] for key in self.pytorch}
@@ -248,6 +250,10 @@ def main_tables(results):
         title = torch_title(results, threads)
         time_rows.append([title] + [number(results.torch(s, threads)["median_ms"]) if results.torch(s, threads)
                                     else "—" for s in results.shapes])
+        default = [results.pytorch_default.get((s, threads)) for s in results.shapes]
+        if any(default):
+            time_rows.append([f"{title}, default call (also returns the weights)"] +
+                             [number(row["median_ms"]) if row else "—" for row in default])
         rate_row = [title]
         for shape in results.shapes:
             row = results.torch(shape, threads)
@@ -439,7 +445,10 @@ def markdown(results):
         "",
         "One forward pass of self-attention on a random float32 input, no masks, no attention weights "
         "returned. Flops counted: 8·L·E² + 4·L²·E per sequence (projections, Q·Kᵀ, weights·V). "
-        "Single thread unless said. Fractions are of the measured FMA peak of one core.",
+        "Single thread unless said. Fractions are of the measured FMA peak of one core. "
+        "The PyTorch peer is `attention(x, x, x, need_weights=False)` in eval mode under `torch.no_grad()`; "
+        "PyTorch's default call, `attention(x, x, x)`, which also returns the weights averaged over the "
+        "heads, is timed too, for comparison.",
         "",
     ] + busy_warning(results) + [
         "## Median time per forward pass (ms; lower is better)",

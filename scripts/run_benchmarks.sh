@@ -8,7 +8,8 @@
 #      version of the fast attention, the lesson 4 reference, the projection product, and
 #      the FMA peak of one core, with --benchmark_repetitions (medians are reported);
 #   2. scripts/benchmark_pytorch.py: PyTorch's nn.MultiheadAttention on the same shapes,
-#      1 thread (and 2 threads at L = 2048);
+#      1 thread, called with need_weights=False (the peer) and as by default (returning
+#      the weights); and 2 threads at L = 2048, need_weights=False;
 #   3. build/default/mha bench, one process per run, for the peak resident memory of the
 #      versions at L = 8192 (resident memory is per process, so each needs its own);
 #   4. scripts/benchmark_report.py, which writes
@@ -77,7 +78,7 @@ say "2/4 PyTorch: scripts/benchmark_pytorch.py"
     > "$RESULTS/pytorch.jsonl"
 OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 \
   "$PYTHON_TORCH" "$ROOT/scripts/benchmark_pytorch.py" --threads 2 --repeat "$REPETITIONS" \
-    --shapes 1,2048,512,8 >> "$RESULTS/pytorch.jsonl"
+    --shapes 1,2048,512,8 --calls need_weights=False >> "$RESULTS/pytorch.jsonl"
 
 # ---- 3. Peak resident memory, one process per run ----
 say "3/4 memory: mha bench at L = 8192, one process each"
