@@ -9,6 +9,8 @@
 //   output (B·L, E) = context (B·L, E) W_oᵀ + b_o
 //
 // What changes from version to version is how the products and the attention are computed.
+// For self-attention (one tensor as query, key and value), v3 to v5 make the first three
+// products one: [Q | K | V] (B·L, 3E) = x [W_q; W_k; W_v]ᵀ + [b_q; b_k; b_v].
 #include "fast_attention.hpp"
 
 #include <cblas.h>

@@ -6,7 +6,6 @@
 #include <limits>
 #include <vector>
 
-
 namespace mha {
 namespace {
 
