@@ -99,7 +99,7 @@ std::size_t packed_a_size(std::size_t rows, std::size_t depth, std::size_t mr) {
 void pack_a(const float* a, std::size_t lda, std::size_t rows, std::size_t depth, std::size_t mr, float* packed) {
     for (std::size_t first_row = 0; first_row < rows; first_row += mr) {
         const std::size_t sliver_rows = std::min(mr, rows - first_row);
-        const float* top = a + first_row * lda;   // the sliver's first row of A
+        const float* top = a + first_row * lda;      // the sliver's first row of A
         float* sliver = packed + first_row * depth;  // (depth, MR)
         // The sliver is written in order, one column of MR floats after another,
         // while the reads walk down the MR rows of A side by side.

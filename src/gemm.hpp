@@ -44,7 +44,7 @@ struct GemmBlocking {
     static constexpr std::size_t kc = 768;
     /// MC, the rows of A packed at a time: an MC × KC block (504 KB) stays in the 1 MB L2 cache.
     static constexpr std::size_t mc = 168;
-    /// NC, the columns of B per outer block: KC × NC (3 MB) stays in the L3 cache.
+    /// NC, the columns of B per outer block: KC × NC (9 MB) stays in the 32 MB L3 cache.
     static constexpr std::size_t nc = 3072;
 };
 

@@ -132,16 +132,20 @@ void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem
     // k's score for each of the Bq queries. Its rows are padded to a multiple
     // of MR, because P V reads its columns in slivers of MR queries.
     const std::size_t ld = round_up(Bq, kernels.mr);
+    // Every product below runs on whole micro-kernel tiles, never on the slower
+    // edge path: the blocks are padded to multiples of MR and NR, and what the
+    // padding computes (rows of zero queries, keys after the block, garbage in
+    // accumulator rows past the block) is never read.
     // Each thread keeps its blocks from one call to the next: no allocation once warm.
     thread_local AlignedFloats packed_q;        // Qᵀ (d_k, Bq) of the query block, in panels of NR queries
     thread_local AlignedFloats scores;          // Sᵀ (Bk, ld): one block of scores, then of weights
-    thread_local AlignedFloats accumulator;     // (Bq, d_k): Σ exp(s - m) V for the block's queries
+    thread_local AlignedFloats accumulator;     // (ld, d_k): Σ exp(s - m) V for the block's queries
     thread_local AlignedFloats running_max;     // (Bq): m, each query's largest score so far
     thread_local AlignedFloats running_sum;     // (Bq): l, each query's Σ exp(s - m) so far
     thread_local AlignedFloats correction;      // (Bq): exp(m_old - m_new) for the latest key block
     packed_q.resize(packed_size(d_k, Bq, kernels.nr));
     scores.resize(Bk * ld);  // zeros the first time: the padding columns stay finite
-    accumulator.resize(Bq * d_k);
+    accumulator.resize(ld * d_k);
     running_max.resize(Bq);
     running_sum.resize(Bq);
     correction.resize(Bq);
@@ -149,8 +153,9 @@ void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem
     for (std::size_t i0 = first_row; i0 < first_row + rows; i0 += Bq) {
         const std::size_t block_rows = std::min(Bq, first_row + rows - i0);  // queries [i0, i0 + block_rows)
         const std::size_t lanes = round_up(block_rows, kernels.width);        // the softmax's columns
-        const PackedView q_transposed = pack_b_transposed(problem.q + i0 * problem.q_stride, problem.q_stride, d_k,
-                                                          block_rows, kernels.nr, packed_q.data());  // (d_k, block_rows)
+        PackedView q_transposed = pack_b_transposed(problem.q + i0 * problem.q_stride, problem.q_stride, d_k,
+                                                    block_rows, kernels.nr, packed_q.data());  // (d_k, block_rows)
+        q_transposed.columns = round_up(block_rows, kernels.nr);  // the last panel's zero columns too
         std::fill(accumulator.begin(), accumulator.end(), 0.0f);
         std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
         std::fill(running_sum.begin(), running_sum.end(), 0.0f);
@@ -159,10 +164,12 @@ void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem
 
         for (std::size_t j0 = 0; j0 < key_end; j0 += Bk) {
             const std::size_t block_keys = std::min(Bk, key_end - j0);  // keys [j0, j0 + block_keys)
-            // Sᵀ (block_keys, block_rows) = K block (block_keys, d_k) · Qᵀ (d_k, block_rows)
+            // Sᵀ (block_keys, block_rows) = K block (block_keys, d_k) · Qᵀ (d_k, block_rows), in whole
+            // slivers of keys (K is packed with zero rows up to a multiple of MR)
             const SliverView k_block = {problem.k_slivers.data + j0 / kernels.mr * problem.k_slivers.sliver_stride,
                                         problem.k_slivers.sliver_stride, problem.k_slivers.step};
-            multiply_packed(kernels, block_keys, k_block, q_transposed, scores.data(), ld, false);
+            multiply_packed(kernels, round_up(block_keys, kernels.mr), k_block, q_transposed, scores.data(), ld,
+                            false);
             if (problem.mask.touches(i0, j0, block_keys)) {
                 problem.mask.apply_transposed(i0, block_rows, j0, block_keys, scores.data(), ld);
             }
@@ -178,7 +185,8 @@ void attention_head_fused(const SimdKernels& kernels, const HeadProblem& problem
             }
             // accumulator (block_rows, d_k) += P (block_rows, block_keys) · V block (block_keys, d_k),
             // with P read in place: Sᵀ is P in the sliver layout already.
-            multiply_packed(kernels, block_rows, SliverView::transposed(scores.data(), ld, kernels.mr),
+            multiply_packed(kernels, round_up(block_rows, kernels.mr),
+                            SliverView::transposed(scores.data(), ld, kernels.mr),
                             problem.v_packed.row_range(j0, block_keys), accumulator.data(), d_k, true);
         }
         // output row = accumulator row / sum (zeros for a fully masked query)
