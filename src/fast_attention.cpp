@@ -477,7 +477,7 @@ struct FastMultiHeadAttention::Forward {
         parallel_for(threads, B * H, [&](std::size_t task) { pack_head(task / H, task % H); });
 
         // Attention: one task per (b, h, block of query rows); the blocks are independent.
-        const std::size_t rows_per_task = 2 * fused_query_block;  // whole blocks of the fused kernel
+        const std::size_t rows_per_task = fused_query_block;  // one block of the fused kernel per task
         const std::size_t blocks = (L + rows_per_task - 1) / rows_per_task;
         parallel_for(threads, B * H * blocks, [&](std::size_t task) {
             const std::size_t b = task / (H * blocks), h = task / blocks % H, block = task % blocks;
