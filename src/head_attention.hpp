@@ -158,7 +158,8 @@ constexpr std::size_t fused_query_block = 96;
 
 /// Version 4: FlashAttention for queries [first_row, first_row + rows).
 ///
-/// Queries go in blocks of Bq (96 with AVX-512), keys in blocks of Bk (112).
+/// Queries go in blocks of Bq = fused_query_block (96), keys in blocks of Bk
+/// (112 rounded down to a multiple of MR).
 /// Each query block is packed once, as Qᵀ, and an accumulator (Bq, d_k)
 /// starts at zero. For each key block, its scores are computed transposed,
 /// Sᵀ (Bk, Bq) = K block · Qᵀ, with multiply_packed(); masked; passed through
