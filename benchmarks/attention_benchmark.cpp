@@ -2,7 +2,7 @@
 // close does it come to what one core of this machine can do?
 //
 //   attention/<version>/L:../E:../H:../B:../threads:..
-//       one forward pass of mha::FastMultiHeadAttention (src/fast_attention.hpp),
+//       one forward pass of mha::FastMultiHeadAttention (src/fast/fast_multi_head_attention.hpp),
 //       self-attention on a random (B, L, E) float32 input, no masks, no weights;
 //       and, for the smallest shape only, the lesson 4 reference in double
 //       precision (version "reference-double"), which is far slower.
@@ -43,13 +43,13 @@
 #include <cblas.h>
 #include <xtensor/xtensor.hpp>
 
-#include "fast_attention.hpp"
+#include "fast/fast_multi_head_attention.hpp"
 #include "fma_peak_probe.hpp"
-#include "gemm.hpp"
-#include "multi_head_attention.hpp"
-#include "random.hpp"
-#include "simd_kernels.hpp"
-#include "tensor.hpp"
+#include "fast/gemm.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "core/random.hpp"
+#include "fast/simd_dispatch.hpp"
+#include "core/tensor.hpp"
 
 #ifndef MHA_COMPILER
 #define MHA_COMPILER "unknown"

@@ -12,7 +12,7 @@ Outside fenced code blocks and `code spans` this filter rewrites
     [t](../02-slug/)                ->  [t](@ref lesson02) (a folder: its README)
     [t](../../docs/glossary.md)     ->  [t](@ref glossary) (docs/ pages are
                                         labelled with their file name)
-    [t](../../src/attention.hpp)    ->  [t](@ref attention.hpp)
+    [t](../../src/reference/attention.hpp)  ->  [t](@ref reference/attention.hpp)
     [t](example.cpp), [t](../src/)  ->  t (`lessons/01-slug/example.cpp`):
                                         files the site does not contain
 
@@ -30,8 +30,8 @@ right line of the original file (the only lines it adds come after the last).
 A line that is nothing but one of these HTML comments, which GitHub hides,
 pulls in what the site shows from the real code, outputs and pictures:
 
-    <!-- snippet src/softmax.cpp softmax_passes -->
-        ->  \snippet src/softmax.cpp softmax_passes: the lines between the two
+    <!-- snippet src/reference/softmax.cpp softmax_passes -->
+        ->  \snippet src/reference/softmax.cpp softmax_passes: the lines between the two
             `// [softmax_passes]` lines of that file (EXAMPLE_PATH finds it)
     <!-- output lesson01 -->
         ->  the whole output of lesson01-example, as run by this build
@@ -109,8 +109,8 @@ def rewrite_link(text, target, here):
         ref = lesson_label(path)
     elif path.suffix == ".md":
         ref = path.stem
-    elif path.suffix == ".hpp" and path.parent == ROOT / "src":
-        ref = path.name
+    elif path.suffix == ".hpp" and path.is_relative_to(ROOT / "src"):
+        ref = path.relative_to(ROOT / "src").as_posix()  # such as reference/attention.hpp
     else:
         ref = None
     code = re.fullmatch(r"`([^`]+)`", text)
@@ -210,13 +210,13 @@ def api_index():
     """Every header of src/, grouped by the lesson its @file brief names (@ref lessonNN)."""
     titles = {label: title for label, title, _ in lessons()}
     groups = {}
-    for header in sorted((ROOT / "src").glob("*.hpp")):
+    for header in sorted((ROOT / "src").rglob("*.hpp")):
         brief = re.search(r"^///\s*@brief\s+(.*)$", header.read_text(encoding="utf-8"), re.M)
         text = brief[1].strip() if brief else ""
         lesson = re.search(r"@ref (lesson\d\d)", text)
         label = lesson[1] if lesson and lesson[1] in titles else None
         text = re.sub(r"\s*\(introduced in @ref lesson\d\d\)", "", text).rstrip(".")
-        groups.setdefault(label, []).append((header.name, text))
+        groups.setdefault(label, []).append((header.relative_to(ROOT / "src").as_posix(), text))
     lines = []
     for label in sorted(groups, key=lambda name: (name is None, name or "")):
         heading = f"@ref {label} {doxygen_string(titles[label])}" if label else "Shared by the lessons"

@@ -32,7 +32,7 @@ need_weights=True and average_attn_weights=False, and writes one folder
         weights.npy           (B, H, L, S)  float64, what PyTorch computed
 
 The parameter files are named after the entries of the module's state_dict(),
-exactly the names src/parameter_files.cpp (mha::load_parameters) reads, so the
+exactly the names src/io/parameter_files.cpp (mha::load_parameters) reads, so the
 C++ test loads them the way a user loads a model exported from PyTorch.
 
 It also writes tests/fixtures/lesson04/configs.txt, one line per configuration:

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tensor.hpp"
+#include "core/tensor.hpp"
 
 namespace mha::testing {
 

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "attention.hpp"
-#include "heatmap.hpp"
-#include "mask.hpp"
-#include "softmax.hpp"
+#include "reference/attention.hpp"
+#include "io/heatmap.hpp"
+#include "reference/mask.hpp"
+#include "reference/softmax.hpp"
 
 namespace {
 

@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "attention.hpp"
-#include "embedding.hpp"
-#include "heatmap.hpp"
-#include "matmul.hpp"
-#include "positional_encoding.hpp"
-#include "random.hpp"
-#include "self_attention.hpp"
-#include "tokenizer.hpp"
+#include "reference/attention.hpp"
+#include "reference/embedding.hpp"
+#include "io/heatmap.hpp"
+#include "reference/matmul.hpp"
+#include "reference/positional_encoding.hpp"
+#include "core/random.hpp"
+#include "reference/self_attention.hpp"
+#include "reference/tokenizer.hpp"
 
 namespace {
 

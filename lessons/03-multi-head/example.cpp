@@ -20,13 +20,14 @@
 
 #include <xtensor/xview.hpp>
 
-#include "attention_heads.hpp"
-#include "embedding.hpp"
-#include "heatmap.hpp"
-#include "linear.hpp"
-#include "positional_encoding.hpp"
-#include "random.hpp"
-#include "tokenizer.hpp"
+#include "reference/attention_heads.hpp"
+#include "reference/packed_projection.hpp"
+#include "reference/embedding.hpp"
+#include "io/heatmap.hpp"
+#include "reference/linear.hpp"
+#include "reference/positional_encoding.hpp"
+#include "core/random.hpp"
+#include "reference/tokenizer.hpp"
 
 namespace {
 

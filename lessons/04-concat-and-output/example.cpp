@@ -16,14 +16,14 @@
 
 #include <xtensor/xview.hpp>
 
-#include "attention.hpp"
-#include "attention_heads.hpp"
-#include "embedding.hpp"
-#include "heatmap.hpp"
-#include "multi_head_attention.hpp"
-#include "positional_encoding.hpp"
-#include "random.hpp"
-#include "tokenizer.hpp"
+#include "reference/attention.hpp"
+#include "reference/attention_heads.hpp"
+#include "reference/embedding.hpp"
+#include "io/heatmap.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "reference/positional_encoding.hpp"
+#include "core/random.hpp"
+#include "reference/tokenizer.hpp"
 
 namespace {
 

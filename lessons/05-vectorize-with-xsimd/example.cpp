@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "fast_attention.hpp"
-#include "multi_head_attention.hpp"
-#include "random.hpp"
-#include "simd_kernels.hpp"
+#include "fast/fast_multi_head_attention.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "core/random.hpp"
+#include "fast/simd_dispatch.hpp"
 
 namespace {
 

@@ -41,12 +41,12 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
-#include "fast_attention.hpp"
-#include "multi_head_attention.hpp"
-#include "npy_file.hpp"
-#include "parameter_files.hpp"
-#include "random.hpp"
-#include "tensor.hpp"
+#include "fast/fast_multi_head_attention.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "io/npy_file.hpp"
+#include "io/parameter_files.hpp"
+#include "core/random.hpp"
+#include "core/tensor.hpp"
 
 namespace {
 

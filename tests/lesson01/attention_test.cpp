@@ -7,9 +7,9 @@
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
 
-#include "attention.hpp"
-#include "mask.hpp"
-#include "matmul.hpp"
+#include "reference/attention.hpp"
+#include "reference/mask.hpp"
+#include "reference/matmul.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "heatmap.hpp"
+#include "io/heatmap.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "mask.hpp"
+#include "reference/mask.hpp"
 
 namespace {
 

@@ -18,8 +18,8 @@
 #include <gtest/gtest.h>
 #include <xtensor/xnpy.hpp>
 
-#include "attention.hpp"
-#include "mask.hpp"
+#include "reference/attention.hpp"
+#include "reference/mask.hpp"
 #include "test_helpers.hpp"
 
 namespace {

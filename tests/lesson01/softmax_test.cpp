@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "softmax.hpp"
+#include "reference/softmax.hpp"
 #include "test_helpers.hpp"
 
 namespace {

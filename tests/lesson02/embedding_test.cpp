@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "embedding.hpp"
-#include "positional_encoding.hpp"
-#include "random.hpp"
+#include "reference/embedding.hpp"
+#include "reference/positional_encoding.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "linear.hpp"
-#include "random.hpp"
+#include "reference/linear.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "random.hpp"
+#include "core/random.hpp"
 
 namespace {
 

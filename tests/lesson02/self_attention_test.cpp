@@ -8,10 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include "mask.hpp"
-#include "positional_encoding.hpp"
-#include "random.hpp"
-#include "self_attention.hpp"
+#include "reference/mask.hpp"
+#include "reference/positional_encoding.hpp"
+#include "core/random.hpp"
+#include "reference/self_attention.hpp"
 #include "test_helpers.hpp"
 
 namespace {

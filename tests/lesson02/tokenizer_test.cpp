@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tokenizer.hpp"
+#include "reference/tokenizer.hpp"
 
 namespace {
 

@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
 
-#include "attention_heads.hpp"
-#include "mask.hpp"
-#include "random.hpp"
-#include "self_attention.hpp"
+#include "reference/attention_heads.hpp"
+#include "reference/mask.hpp"
+#include "core/random.hpp"
+#include "reference/self_attention.hpp"
 #include "test_helpers.hpp"
 
 namespace {

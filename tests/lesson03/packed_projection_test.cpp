@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
 
-#include "attention_heads.hpp"
-#include "linear.hpp"
-#include "random.hpp"
+#include "reference/packed_projection.hpp"
+#include "reference/linear.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

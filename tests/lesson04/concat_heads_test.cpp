@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "attention_heads.hpp"
+#include "reference/attention_heads.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "multi_head_attention.hpp"
-#include "random.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

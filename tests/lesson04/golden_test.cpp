@@ -23,9 +23,9 @@
 
 #include <gtest/gtest.h>
 
-#include "multi_head_attention.hpp"
-#include "npy_file.hpp"
-#include "parameter_files.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "io/npy_file.hpp"
+#include "io/parameter_files.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -8,11 +8,11 @@
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
 
-#include "attention.hpp"
-#include "attention_heads.hpp"
-#include "mask.hpp"
-#include "multi_head_attention.hpp"
-#include "random.hpp"
+#include "reference/attention.hpp"
+#include "reference/attention_heads.hpp"
+#include "reference/mask.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -16,10 +16,10 @@
 #include <gtest/gtest.h>
 #include <xtensor/xnpy.hpp>
 
-#include "multi_head_attention.hpp"
-#include "npy_file.hpp"
-#include "parameter_files.hpp"
-#include "random.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "io/npy_file.hpp"
+#include "io/parameter_files.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "fast_attention.hpp"
-#include "multi_head_attention.hpp"
-#include "random.hpp"
+#include "fast/fast_multi_head_attention.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -17,10 +17,10 @@
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
 
-#include "fast_attention.hpp"
-#include "multi_head_attention.hpp"
-#include "parallel_for.hpp"
-#include "random.hpp"
+#include "fast/fast_multi_head_attention.hpp"
+#include "reference/multi_head_attention.hpp"
+#include "fast/parallel_for.hpp"
+#include "core/random.hpp"
 #include "test_helpers.hpp"
 
 namespace {

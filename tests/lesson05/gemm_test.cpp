@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "gemm.hpp"
-#include "simd_kernels.hpp"
+#include "fast/gemm.hpp"
+#include "fast/simd_dispatch.hpp"
 
 namespace {
 

@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "online_softmax.hpp"
-#include "parallel_for.hpp"
-#include "simd_kernels.hpp"
+#include "fast/online_softmax.hpp"
+#include "fast/parallel_for.hpp"
+#include "fast/simd_dispatch.hpp"
 #include "test_helpers.hpp"
 
 namespace {

@@ -12,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fast_attention.hpp"
-#include "simd_kernels.hpp"
+#include "fast/fast_multi_head_attention.hpp"
+#include "fast/simd_dispatch.hpp"
 
 namespace {
 

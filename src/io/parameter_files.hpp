@@ -1,0 +1,43 @@
+// Lesson 4 introduces this header: saving and loading the parameters of
+// multi-head attention under the names PyTorch gives them.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "reference/multi_head_attention.hpp"
+
+/// @file
+/// @brief MultiHeadAttention parameters as PyTorch-named .npy files (introduced in @ref lesson04).
+
+namespace mha {
+
+/// Saves the parameters as float64 .npy files named like the entries of
+/// `nn.MultiheadAttention.state_dict()`.
+///
+/// When kdim = vdim = E the three input projections are stacked into
+/// `in_proj_weight.npy` (3E, E), as PyTorch stores them; otherwise they are
+/// `q_proj_weight.npy` (E, E), `k_proj_weight.npy` (E, kdim) and
+/// `v_proj_weight.npy` (E, vdim). With biases, `in_proj_bias.npy` (3E) and
+/// `out_proj.bias.npy` (E) are written too; `out_proj.weight.npy` (E, E) always.
+///
+/// @param module the parameters to save.
+/// @param directory an existing folder; files of the same names are overwritten.
+/// @throws std::invalid_argument if the module's parameters do not fit together.
+/// @throws std::runtime_error naming the file if one cannot be written.
+/// @see @ref lesson04
+void save_parameters(const MultiHeadAttention& module, const std::string& directory);
+
+/// Loads parameters saved by save_parameters or exported from PyTorch by
+/// scripts/export_pytorch_mha.py; float32 and float64 files are both accepted.
+///
+/// @param directory the folder with the .npy files.
+/// @param num_heads H, which the files do not record.
+/// @return the module, checked with MultiHeadAttention::check().
+/// @throws std::runtime_error naming the file when one is missing, unreadable
+///         or of the wrong shape; std::invalid_argument when E is not
+///         divisible by H.
+/// @see @ref lesson04
+MultiHeadAttention load_parameters(const std::string& directory, std::size_t num_heads);
+
+}  // namespace mha
