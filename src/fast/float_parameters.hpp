@@ -44,8 +44,16 @@ struct FloatLinear {
 struct FloatParameters {
     /// The kernels the packing was done for (its NR), and which every version calls.
     const SimdKernels* kernels = nullptr;
-    /// E, H, d_k = E / H, and the widths of key and value vectors.
-    std::size_t embed_dim = 0, num_heads = 0, head_dim = 0, kdim = 0, vdim = 0;
+    /// E, the embedding size of queries and of the output.
+    std::size_t embed_dim = 0;
+    /// H, the number of heads.
+    std::size_t num_heads = 0;
+    /// d_k = E / H, the width of each head.
+    std::size_t head_dim = 0;
+    /// The width of key vectors (E unless set otherwise).
+    std::size_t kdim = 0;
+    /// The width of value vectors (E unless set otherwise).
+    std::size_t vdim = 0;
     /// W_q and b_q as they are (v1, which scales the scores instead).
     FloatLinear query;
     /// W_q / sqrt(d_k) and b_q / sqrt(d_k) (v2 to v5).
