@@ -38,38 +38,40 @@ std::size_t packed_size(std::size_t rows, std::size_t columns, std::size_t nr) {
     return rows * round_up(columns, nr);
 }
 
-PackedView pack_b(const float* b, std::size_t ldb, std::size_t rows, std::size_t columns, std::size_t nr,
-                  float* packed) {
-    const std::size_t panel_stride = rows * nr;
-    for (std::size_t first = 0; first < columns; first += nr) {
-        float* panel = packed + first / nr * panel_stride;  // (rows, NR)
-        const std::size_t width = std::min(nr, columns - first);
-        for (std::size_t k = 0; k < rows; ++k) {
-            const float* row = b + k * ldb + first;
-            std::copy(row, row + width, panel + k * nr);
-            std::fill(panel + k * nr + width, panel + (k + 1) * nr, 0.0f);  // zeros pad the last panel
-        }
-    }
-    return {packed, rows, columns, nr, panel_stride};
-}
+namespace {
 
-PackedView pack_b_transposed(const float* w, std::size_t ldw, std::size_t rows, std::size_t columns, std::size_t nr,
-                             float* packed) {
+// Packs B (rows, columns) into panels of NR columns, reading B(k, n) as
+// element(k, n). Each panel row is written in order; the reads follow B's
+// layout: along a row of B for pack_b, down NR rows of W side by side for
+// pack_b_transposed.
+template <class Element>
+PackedView pack_panels(std::size_t rows, std::size_t columns, std::size_t nr, float* packed, Element element) {
     const std::size_t panel_stride = rows * nr;
     for (std::size_t first = 0; first < columns; first += nr) {
         float* panel = packed + first / nr * panel_stride;  // (rows, NR)
         const std::size_t width = std::min(nr, columns - first);
-        // Row k of the panel is element k of rows first .. first + width of W:
-        // written in order, while the reads walk those rows of W side by side.
         for (std::size_t k = 0; k < rows; ++k) {
-            float* panel_row = panel + k * nr;
+            float* panel_row = panel + k * nr;  // B(k, first .. first + NR)
             for (std::size_t j = 0; j < width; ++j) {
-                panel_row[j] = w[(first + j) * ldw + k];
+                panel_row[j] = element(k, first + j);
             }
             std::fill(panel_row + width, panel_row + nr, 0.0f);  // zeros pad the last panel
         }
     }
     return {packed, rows, columns, nr, panel_stride};
+}
+
+}  // namespace
+
+PackedView pack_b(const float* b, std::size_t ldb, std::size_t rows, std::size_t columns, std::size_t nr,
+                  float* packed) {
+    return pack_panels(rows, columns, nr, packed, [=](std::size_t k, std::size_t n) { return b[k * ldb + n]; });
+}
+
+PackedView pack_b_transposed(const float* w, std::size_t ldw, std::size_t rows, std::size_t columns, std::size_t nr,
+                             float* packed) {
+    // B = Wᵀ: B(k, n) is W(n, k).
+    return pack_panels(rows, columns, nr, packed, [=](std::size_t k, std::size_t n) { return w[n * ldw + k]; });
 }
 
 PackedMatrix PackedMatrix::transposed(const float* w, std::size_t ldw, std::size_t rows, std::size_t columns,

@@ -63,10 +63,7 @@ void softmax_row_plain(float* row, std::size_t n) {
 FastAttentionResult forward_v1_blas(const FloatParameters& parameters, const ForwardCall& call, bool need_weights) {
     const OneBlasThread one_thread;
     const std::size_t B = call.B, L = call.L, S = call.S, E = call.E, H = call.H, d_k = call.d_k;
-    FastAttentionResult result;
-    result.output = xt::xtensor<float, 3>::from_shape({B, L, E});
-    result.weights = need_weights ? xt::xtensor<float, 4>::from_shape({B, H, L, S})
-                                  : xt::xtensor<float, 4>::from_shape({0, 0, 0, 0});
+    FastAttentionResult result = allocate_result(call, need_weights);  // output (B, L, E), weights (B, H, L, S)
 
     // ---- 1. Project: the batch entries stacked, one product for all ----
     AlignedFloats Q(B * L * E), K(B * S * E), V(B * S * E);  // (B·L, E), (B·S, E), (B·S, E)

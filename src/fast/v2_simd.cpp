@@ -52,10 +52,7 @@ void attend_head(const SimdKernels& kernels, std::size_t L, std::size_t S, std::
 FastAttentionResult forward_v2_simd(const FloatParameters& parameters, const ForwardCall& call, bool need_weights) {
     const SimdKernels& kernels = *parameters.kernels;
     const std::size_t B = call.B, L = call.L, S = call.S, E = call.E, H = call.H, d_k = call.d_k;
-    FastAttentionResult result;
-    result.output = xt::xtensor<float, 3>::from_shape({B, L, E});
-    result.weights = need_weights ? xt::xtensor<float, 4>::from_shape({B, H, L, S})
-                                  : xt::xtensor<float, 4>::from_shape({0, 0, 0, 0});
+    FastAttentionResult result = allocate_result(call, need_weights);  // output (B, L, E), weights (B, H, L, S)
 
     // ---- 1. Project: Q / sqrt(d_k), K, V for every head, the batch entries stacked ----
     AlignedFloats Q(B * L * E), K(B * S * E), V(B * S * E);  // (B·L, E), (B·S, E), (B·S, E)

@@ -12,10 +12,7 @@ FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const 
                                        bool need_weights) {
     const SimdKernels& kernels = *parameters.kernels;
     const std::size_t B = call.B, L = call.L, S = call.S, E = call.E, H = call.H, d_k = call.d_k;
-    FastAttentionResult result;
-    result.output = xt::xtensor<float, 3>::from_shape({B, L, E});
-    result.weights = need_weights ? xt::xtensor<float, 4>::from_shape({B, H, L, S})
-                                  : xt::xtensor<float, 4>::from_shape({0, 0, 0, 0});
+    FastAttentionResult result = allocate_result(call, need_weights);  // output (B, L, E), weights (B, H, L, S)
 
     // ---- 1. Project: Q / sqrt(d_k), K, V with the blocked GEMM (one stacked product for self-attention) ----
     const ProjectedInputs projected = plan_projections(parameters, call, 1);

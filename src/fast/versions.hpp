@@ -34,6 +34,21 @@ struct FastAttentionResult {
     xt::xtensor<float, 4> weights;
 };
 
+/// The result of one call, allocated and not yet filled in.
+///
+/// @param call the inputs and their sizes.
+/// @param need_weights whether the weights are returned.
+/// @return output (B, L, E); weights (B, H, L, S) when asked for, else (0, 0, 0, 0).
+/// @throws std::bad_alloc.
+/// @see @ref lesson05
+inline FastAttentionResult allocate_result(const ForwardCall& call, bool need_weights) {
+    FastAttentionResult result;
+    result.output = xt::xtensor<float, 3>::from_shape({call.B, call.L, call.E});
+    result.weights = need_weights ? xt::xtensor<float, 4>::from_shape({call.B, call.H, call.L, call.S})
+                                  : xt::xtensor<float, 4>::from_shape({0, 0, 0, 0});
+    return result;
+}
+
 /// Version 1: lesson 4's computation in float, with every matrix product, the
 /// projections, Q Kᵀ and P V, done by OpenBLAS's sgemm on one thread; the
 /// softmax as plain loops. What a library gives, and the baseline.
