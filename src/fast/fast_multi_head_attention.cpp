@@ -15,7 +15,9 @@ namespace {
 constexpr const char* function_name = "FastMultiHeadAttention::forward";
 constexpr std::size_t max_threads = 1024;
 
-[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(std::string(function_name) + ": " + what); }
+[[noreturn]] void fail(const std::string& what) {
+    throw std::invalid_argument(std::string(function_name) + ": " + what);
+}
 
 std::string number(std::size_t n) { return std::to_string(n); }
 

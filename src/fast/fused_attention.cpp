@@ -38,8 +38,8 @@ void FusedHeads::pack(std::size_t b, std::size_t h) {
     const std::size_t S = call_.S, d_k = call_.d_k, stride = projected_.row_stride, index = b * call_.H + h;
     const float* k_head = projected_.k + b * S * stride + h * d_k;  // (S, d_k)
     const float* v_head = projected_.v + b * S * stride + h * d_k;  // (S, d_k)
-    pack_a(k_head, stride, S, d_k, kernels_.mr, packed_keys_.data() + index * keys_size_);          // K: the A of K Qᵀ
-    pack_b(v_head, stride, S, d_k, kernels_.nr, packed_values_.data() + index * values_size_);  // V: the B of P V
+    pack_a(k_head, stride, S, d_k, kernels_.mr, packed_keys_.data() + index * keys_size_);      // the A of K Qᵀ
+    pack_b(v_head, stride, S, d_k, kernels_.nr, packed_values_.data() + index * values_size_);  // the B of P V
 }
 
 FusedHead FusedHeads::head(std::size_t b, std::size_t h) const {

@@ -53,9 +53,10 @@ ProjectedInputs plan_projections(const FloatParameters& parameters, const Forwar
     projected.k = k;
     projected.v = v;
     projected.row_stride = E;
-    append(projected.runs, split_into_runs(call.query.data(), B * L, parameters.scaled_query, q, parts_per_product, MR));
-    append(projected.runs, split_into_runs(call.key.data(), B * S, parameters.key, k, parts_per_product, MR));
-    append(projected.runs, split_into_runs(call.value.data(), B * S, parameters.value, v, parts_per_product, MR));
+    const std::size_t parts = parts_per_product;
+    append(projected.runs, split_into_runs(call.query.data(), B * L, parameters.scaled_query, q, parts, MR));
+    append(projected.runs, split_into_runs(call.key.data(), B * S, parameters.key, k, parts, MR));
+    append(projected.runs, split_into_runs(call.value.data(), B * S, parameters.value, v, parts, MR));
     return projected;
 }
 

@@ -167,12 +167,12 @@ void check_forward_shapes(const std::string& function, const std::vector<std::si
                        "; query must be (B, L, E)");
     }
     if (key_shape[0] != B || value_shape[0] != B || value_shape[1] != S) {
-        fail(name, "query is " + shape_string(query_shape) + ", key " + shape_string(key_shape) + " and value " + shape_string(value_shape) +
-                       "; key and value must be (B, S, ·) with the same B and S");
+        fail(name, "query is " + shape_string(query_shape) + ", key " + shape_string(key_shape) + " and value " +
+                       shape_string(value_shape) + "; key and value must be (B, S, ·) with the same B and S");
     }
     if (key_shape[2] != kdim || value_shape[2] != vdim) {
-        fail(name, "key is " + shape_string(key_shape) + " and value " + shape_string(value_shape) + " but kdim is " + number(kdim) +
-                       " and vdim " + number(vdim));
+        fail(name, "key is " + shape_string(key_shape) + " and value " + shape_string(value_shape) + " but kdim is " +
+                       number(kdim) + " and vdim " + number(vdim));
     }
     if (masks.attention_mask) {
         const AttentionMask& attention_mask = *masks.attention_mask;

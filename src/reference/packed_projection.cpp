@@ -78,8 +78,9 @@ void set_packed_biases(QueryKeyValueProjections& projections, const Vector& pack
     }
     Linear* parts[] = {&projections.query, &projections.key, &projections.value};
     for (std::size_t part = 0; part < 3; ++part) {
+        const std::size_t first = part * E;  // b_q, b_k or b_v
         parts[part]->bias = packed_bias.size() == 0 ? Vector(xt::zeros<double>({std::size_t{0}}))
-                                                    : Vector(xt::view(packed_bias, xt::range(part * E, (part + 1) * E)));
+                                                    : Vector(xt::view(packed_bias, xt::range(first, first + E)));
     }
 }
 
@@ -87,9 +88,9 @@ AttentionHeads heads_from_packed_projection(const Linear& packed, std::size_t nu
     const QueryKeyValueProjections parts = split_packed_projection(packed, "heads_from_packed_projection");
     const std::size_t d_model = packed.in_features();
     if (num_heads == 0 || d_model % num_heads != 0) {
-        fail("heads_from_packed_projection", std::to_string(d_model) + " columns cannot be split into " +
-                                                 std::to_string(num_heads) +
-                                                 " heads of equal size; d_model must be a multiple of the number of heads");
+        fail("heads_from_packed_projection",
+             std::to_string(d_model) + " columns cannot be split into " + std::to_string(num_heads) +
+                 " heads of equal size; d_model must be a multiple of the number of heads");
     }
     const std::size_t d_k = d_model / num_heads;
     AttentionHeads result;
