@@ -2,6 +2,7 @@
 // Checked on a hand-computed case, on properties (shapes, independence of the
 // heads, one head = lesson 2), with masks, and on bad input.
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -212,6 +213,45 @@ TEST(AttentionHeadsErrors, DModelNotDivisibleByTheNumberOfHeads) {
     expect_contains(message, {"random_attention_heads", "6", "4 heads", "multiple of the number of heads"});
     expect_contains(thrown_message([&] { mha::random_attention_heads(6, 0, false, random); }),
                     {"random_attention_heads", "0 heads"});
+}
+
+}  // namespace
+
+// ---- attend_each_head: the step every multi-head form shares ----
+
+namespace {
+
+TEST(AttendEachHead, HeadHAttendsWithItsOwnColumnsAndItsOwnMask) {
+    const std::size_t L = 3, S = 4, H = 2, d_k = 3;
+    const Matrix Q = varied(L, H * d_k, 0.1), K = varied(S, H * d_k, 0.2), V = varied(S, H * d_k, 0.3);
+    // Head 0 may not see key 1; head 1 sees everything but query 2 may not see key 0.
+    Matrix mask0 = xt::zeros<double>({L, S}), mask1 = xt::zeros<double>({L, S});
+    xt::view(mask0, xt::all(), 1) = -std::numeric_limits<double>::infinity();
+    mask1(2, 0) = -std::numeric_limits<double>::infinity();
+    const mha::HeadsResult result = mha::attend_each_head(Q, K, V, H, {mask0, mask1});
+    ASSERT_EQ(result.outputs.size(), H);
+    const Matrix masks[] = {mask0, mask1};
+    for (std::size_t h = 0; h < H; ++h) {
+        // Lesson 1's attention on the head's own d_k columns, cut here by hand.
+        const std::size_t first = h * d_k, last = (h + 1) * d_k;
+        const Matrix Q_h = xt::view(Q, xt::all(), xt::range(first, last));
+        const Matrix K_h = xt::view(K, xt::all(), xt::range(first, last));
+        const Matrix V_h = xt::view(V, xt::all(), xt::range(first, last));
+        const auto expected = mha::scaled_dot_product_attention(Q_h, K_h, V_h, masks[h]);
+        EXPECT_TRUE(matrices_near(result.weights[h], expected.weights, 0.0)) << "head " << h;
+        EXPECT_TRUE(matrices_near(result.outputs[h], expected.output, 0.0)) << "head " << h;
+    }
+    EXPECT_EQ(result.weights[0](0, 1), 0.0);  // the masks really reached their heads
+    EXPECT_EQ(result.weights[1](2, 0), 0.0);
+    EXPECT_GT(result.weights[1](0, 1), 0.0);
+}
+
+TEST(AttendEachHead, MasksMustBeOnePerHead) {
+    const Matrix X = varied(2, 4, 0.0);
+    const Matrix mask = xt::zeros<double>({2, 2});
+    expect_contains(thrown_message([&] { mha::attend_each_head(X, X, X, 2, {mask}); }),
+                    {"attend_each_head", "1 masks for 2 heads"});
+    expect_contains(thrown_message([&] { mha::attend_each_head(X, X, X, 3); }), {"4 columns", "3 heads"});
 }
 
 }  // namespace

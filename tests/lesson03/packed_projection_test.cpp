@@ -198,3 +198,82 @@ TEST(PackedHeadsErrors, WrongShapesAndHeadCounts) {
 }
 
 }  // namespace
+
+// ---- The packed layout itself: split_packed_projection, stack_projections, the biases ----
+
+namespace {
+
+// A layer whose every entry says where it stands: weight(o, i) = 100·o + i, bias(o) = -o.
+Linear numbered_layer(std::size_t out, std::size_t in, bool with_bias) {
+    Linear layer;
+    layer.weight = xt::zeros<double>({out, in});
+    for (std::size_t o = 0; o < out; ++o) {
+        for (std::size_t i = 0; i < in; ++i) {
+            layer.weight(o, i) = 100.0 * static_cast<double>(o) + static_cast<double>(i);
+        }
+    }
+    layer.bias = xt::zeros<double>({with_bias ? out : std::size_t{0}});
+    for (std::size_t o = 0; o < layer.bias.size(); ++o) {
+        layer.bias(o) = -static_cast<double>(o);
+    }
+    return layer;
+}
+
+TEST(PackedLayout, SplitTakesRowBlocksInTheOrderQueryKeyValue) {
+    const std::size_t E = 4;
+    const Linear packed = numbered_layer(3 * E, E, true);  // (12, 4), rows 0..11
+    const mha::QueryKeyValueProjections parts = mha::split_packed_projection(packed);
+    const Linear* blocks[] = {&parts.query, &parts.key, &parts.value};
+    for (std::size_t part = 0; part < 3; ++part) {
+        ASSERT_EQ(blocks[part]->weight.shape(0), E);
+        ASSERT_EQ(blocks[part]->weight.shape(1), E);
+        ASSERT_EQ(blocks[part]->bias.size(), E);
+        for (std::size_t o = 0; o < E; ++o) {
+            // Row o of part p is row p·E + o of the packed matrix: its entries start at 100·(p·E + o).
+            EXPECT_EQ(blocks[part]->weight(o, 2), 100.0 * static_cast<double>(part * E + o) + 2.0);
+            EXPECT_EQ(blocks[part]->bias(o), -static_cast<double>(part * E + o));
+        }
+    }
+}
+
+TEST(PackedLayout, StackIsTheInverseOfSplitWithAndWithoutBias) {
+    for (const bool with_bias : {true, false}) {
+        const Linear packed = numbered_layer(9, 3, with_bias);
+        const Linear again = mha::stack_projections(mha::split_packed_projection(packed));
+        EXPECT_EQ(again.weight, packed.weight);
+        EXPECT_EQ(again.bias, packed.bias);
+        EXPECT_EQ(mha::stack_biases(mha::split_packed_projection(packed)), packed.bias);
+    }
+}
+
+TEST(PackedLayout, PackedBiasesGoToTheirLayersWhateverTheInputWidths) {
+    // kdim = 5 and vdim = 2: the weights cannot be stacked, but PyTorch still packs the biases.
+    mha::QueryKeyValueProjections parts{numbered_layer(3, 3, false), numbered_layer(3, 5, false),
+                                        numbered_layer(3, 2, false)};
+    const Vector packed_bias = {1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0};
+    mha::set_packed_biases(parts, packed_bias);
+    EXPECT_EQ(parts.query.bias, (Vector{1.0, 2.0, 3.0}));
+    EXPECT_EQ(parts.key.bias, (Vector{4.0, 5.0, 6.0}));
+    EXPECT_EQ(parts.value.bias, (Vector{7.0, 8.0, 9.0}));
+    EXPECT_EQ(mha::stack_biases(parts), packed_bias);
+    mha::set_packed_biases(parts, Vector(xt::zeros<double>({0})));
+    EXPECT_FALSE(parts.key.has_bias());
+}
+
+TEST(PackedLayout, WrongShapesAreNamed) {
+    expect_contains(thrown_message([] { mha::split_packed_projection(numbered_layer(8, 4, false)); }),
+                    {"split_packed_projection", "(8, 4)", "(3·d_model, d_model)"});
+    const mha::QueryKeyValueProjections uneven{numbered_layer(3, 3, true), numbered_layer(3, 5, true),
+                                               numbered_layer(3, 3, true)};
+    expect_contains(thrown_message([&] { mha::stack_projections(uneven); }), {"stack_projections", "(3, 5)"});
+    const mha::QueryKeyValueProjections some_bias{numbered_layer(3, 3, true), numbered_layer(3, 3, false),
+                                                  numbered_layer(3, 3, true)};
+    expect_contains(thrown_message([&] { mha::stack_biases(some_bias); }), {"stack_biases", "all be (E)"});
+    mha::QueryKeyValueProjections parts = some_bias;
+    expect_contains(thrown_message([&] { mha::set_packed_biases(parts, Vector(xt::zeros<double>({4}))); }),
+                    {"in_proj_bias is (4)", "(9)"});
+    expect_contains(thrown_message([] { mha::output_rows(numbered_layer(3, 2, false), 2, 2); }),
+                    {"output_rows", "[2, 4)", "(3, 2)"});
+}
+
+}  // namespace
