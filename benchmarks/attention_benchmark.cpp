@@ -14,10 +14,11 @@
 //       the FMA probe of fma_peak_probe.hpp, timed like everything else.
 //
 // Counters of every attention and projection benchmark:
-//   gflops         10⁹ flops per second: 8·L·E² + 4·L²·E flops per batch entry for
-//                  attention (the projections 6·L·E², the output projection 2·L·E²,
-//                  Q·Kᵀ and weights·V 2·L²·E each; softmax is not counted), 2·M·N·K
-//                  for a matrix product
+//   flops          the flops of one iteration: for attention, one forward pass,
+//                  mha::attention_flops (fast/flop_count.hpp), B·(8·L·E² + 4·L²·E);
+//                  2·M·N·K for a matrix product. scripts/benchmark_report.py reads
+//                  it to turn PyTorch's times into GFLOP/s.
+//   gflops         10⁹ flops per second: flops times iterations over the seconds
 //   peak_fraction  gflops divided by peak_gflops
 //   peak_gflops    the FMA peak of one core, measured once when the program starts
 //
@@ -44,6 +45,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "fast/fast_multi_head_attention.hpp"
+#include "fast/flop_count.hpp"
 #include "fma_peak_probe.hpp"
 #include "fast/gemm.hpp"
 #include "reference/multi_head_attention.hpp"
@@ -64,7 +66,7 @@ using Clock = std::chrono::steady_clock;
 using FloatTensor3 = xt::xtensor<float, 3>;
 
 // ============================================================================
-// The shapes, and the flops each does
+// The shapes
 // ============================================================================
 
 struct Shape {
@@ -86,11 +88,6 @@ constexpr std::size_t scaling_seq_len = 2048;  // the shape at which v5 also run
 // half of the free memory.
 constexpr double max_seconds_per_iteration = 10.0;
 
-double attention_flops(const Shape& shape) {
-    const auto L = static_cast<double>(shape.seq_len), E = static_cast<double>(shape.embed_dim);
-    return static_cast<double>(shape.batch) * (8.0 * L * E * E + 4.0 * L * L * E);
-}
-
 // ============================================================================
 // The peak, and the counters
 // ============================================================================
@@ -100,6 +97,7 @@ mha::bench::FmaPeak measured_peak;  // set by main before any benchmark runs
 // The benchmarks time themselves (UseManualTime), so that only the forward pass
 // is timed; the counters are computed from the same seconds.
 void set_counters(benchmark::State& state, double flops_per_iteration, double seconds) {
+    state.counters["flops"] = flops_per_iteration;
     if (seconds <= 0.0) {
         return;
     }
@@ -233,7 +231,7 @@ void attention_fast(benchmark::State& state, const std::string& key, const Shape
     if (!warm_up(state, key, forward, materialises_scores, shape)) {
         return;
     }
-    run_timed(state, forward, attention_flops(shape));
+    run_timed(state, forward, mha::attention_flops(shape.batch, shape.seq_len, shape.embed_dim));
 }
 
 // One forward pass of the lesson 4 reference: double precision, weights always computed.
@@ -247,7 +245,7 @@ void attention_reference(benchmark::State& state, const std::string& key, const 
     if (!warm_up(state, key, forward, false, shape)) {
         return;
     }
-    run_timed(state, forward, attention_flops(shape));
+    run_timed(state, forward, mha::attention_flops(shape.batch, shape.seq_len, shape.embed_dim));
 }
 
 // The input projection as one BLAS product: X (L, E) times W_inᵀ, where W_in is

@@ -40,9 +40,11 @@ cannot be set from within). Values you set yourself are kept, with a warning.
 Output: one JSON object per line on stdout, one per shape and call:
     {"framework": "pytorch", "call": "need_weights=False", "torch_version": "1.13.0a0", "batch": 1, "seq_len": 512,
      "embed_dim": 512, "num_heads": 8, "threads": 1, "repeat": 10, "median_ms": ...,
-     "min_ms": ..., "gflops": ..., "path": "_native_multi_head_attention",
+     "min_ms": ..., "path": "_native_multi_head_attention",
      "cpu_capability": "AVX512", "openblas_coretype": "SkylakeX", "openblas_num_threads": "1"}
-gflops counts 8·L·E² + 4·L²·E flops per batch entry, as the C++ benchmarks do.
+Times only: scripts/benchmark_report.py turns them into GFLOP/s with the "flops"
+counter of the C++ benchmark of the same shape, so that the flops are counted in
+one place (mha::attention_flops, src/fast/flop_count.hpp).
 Progress goes to stderr. scripts/run_benchmarks.sh runs this script together
 with the C++ benchmarks and makes the lesson's table from both.
 """
@@ -99,11 +101,6 @@ def ensure_environment(arguments):
           file=sys.stderr)
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable] + sys.argv, environment)
-
-
-def attention_flops(batch, seq_len, embed_dim):
-    """8·L·E² + 4·L²·E per batch entry: the projections, Q·Kᵀ and weights·V (softmax not counted)."""
-    return batch * (8 * seq_len * embed_dim ** 2 + 4 * seq_len ** 2 * embed_dim)
 
 
 def parse_shape(text):
@@ -201,7 +198,6 @@ def time_shape(torch, arguments, shape, call_name):
         "calls_per_repeat": calls,
         "median_ms": median * 1e3,
         "min_ms": min(seconds) * 1e3,
-        "gflops": attention_flops(batch, seq_len, embed_dim) / median * 1e-9,
         "path": path,
         "cpu_capability": cpu_capability(torch),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),

@@ -10,11 +10,20 @@ scripts/run_benchmarks.sh runs it after the benchmarks; by hand:
         --markdown lessons/05-vectorize-with-xsimd/benchmark_table.md \\
         --svg lessons/05-vectorize-with-xsimd/gflops_chart.svg
 
-Inputs, all from the same run on the same machine:
+Inputs, all from the same run on the same machine, and what is read from each:
   --google-benchmark  the JSON of benchmarks/attention_benchmark (--benchmark_out), run with
-                      --benchmark_repetitions: the "median" aggregates are read
-  --pytorch           the JSON lines of scripts/benchmark_pytorch.py
-  --mha-bench         the JSON lines of `mha bench`, one process each: the peak resident memory
+                      --benchmark_repetitions: of its "median" aggregates, "name"/"run_name"
+                      (version and shape), "real_time" and "time_unit", the counters "gflops"
+                      and "peak_fraction", and, of every attention benchmark, the counter
+                      "flops" (one forward pass, mha::attention_flops): the one flop count,
+                      which also turns PyTorch's times of the same shape into GFLOP/s;
+                      "context" for the machine and the measured peak ("fma_peak_gflops")
+  --pytorch           the JSON lines of scripts/benchmark_pytorch.py: "batch", "seq_len",
+                      "embed_dim", "num_heads", "threads", "call", "median_ms", "repeat" and
+                      the machine fields; times only, no flops
+  --mha-bench         the JSON lines of `mha bench`, one process each: "version", "batch",
+                      "seq_len", "embed_dim", "num_heads", "peak_rss_mb" and "median_ms" for the
+                      memory; its "flops" field, if there, is not needed and not read
 
 Outputs:
   --markdown  the table: median time, GFLOP/s and fraction of the FMA peak per version and shape,
@@ -73,11 +82,6 @@ def shape_title(shape):
     return f"L={seq_len} E={embed_dim} H={num_heads}" + (f" B={batch}" if batch != 1 else "")
 
 
-def attention_flops(shape):
-    batch, seq_len, embed_dim, _ = shape
-    return batch * (8 * seq_len * embed_dim ** 2 + 4 * seq_len ** 2 * embed_dim)
-
-
 def read_json_lines(path):
     rows = []
     if path is None:
@@ -94,9 +98,11 @@ def read_json_lines(path):
 class Results:
     """Everything one run measured, by what it measured."""
 
-    def __init__(self, google_benchmark, pytorch_rows, bench_rows):
+    def __init__(self, google_benchmark, google_benchmark_path, pytorch_rows, bench_rows):
         self.context = google_benchmark.get("context", {})
+        self.google_benchmark_path = google_benchmark_path  # for the error messages
         self.attention = {}    # (version, shape, threads) -> {"ms", "gflops", "fraction"}
+        self.flops = {}        # shape -> the flops of one forward pass, from the C++ benchmarks
         self.skipped = {}      # (version, shape, threads) -> why
         self.projection = {}   # (kind, L, E) -> {"ms", "gflops", "fraction"}
         self.probe = None      # the fma_peak benchmark's median GFLOP/s
@@ -133,7 +139,12 @@ class Results:
             key = (found["version"], shape_key(found["B"], found["L"], found["E"], found["H"]),
                    int(found["threads"]))
             if measured:
+                if "flops" not in run:
+                    sys.exit(f"benchmark_report: {self.google_benchmark_path}: benchmark {run.get('name', name)} "
+                             f"has no \"flops\" counter (an attention_benchmark older than the counter? "
+                             f"build it again)")
                 self.attention[key] = measured
+                self.flops[key[1]] = run["flops"]
             else:
                 self.skipped[key] = error
             return
@@ -150,6 +161,18 @@ class Results:
 
     def torch(self, shape, threads=1):
         return self.pytorch.get((shape, threads))
+
+    def torch_gflops(self, shape, threads=1):
+        """PyTorch's GFLOP/s: the C++ benchmarks' flops of this shape over PyTorch's median time, or None."""
+        row = self.torch(shape, threads)
+        if row is None or shape not in self.flops:
+            return None
+        return self.flops[shape] / (row["median_ms"] * 1e-3) * 1e-9
+
+    def ceiling(self, shape):
+        """PyTorch's time on 1 thread over the time of the same flops at 100 % of one core's peak, or None."""
+        gflops = self.torch_gflops(shape)
+        return self.peak / gflops if gflops else None
 
     def shape_with(self, seq_len):
         """The first shape of this L, or None."""
@@ -256,8 +279,8 @@ def main_tables(results):
                              [number(row["median_ms"]) if row else "—" for row in default])
         rate_row = [title]
         for shape in results.shapes:
-            row = results.torch(shape, threads)
-            rate_row.append(f"{number(row['gflops'])} ({percent(row['gflops'] / results.peak)})" if row else "—")
+            gflops = results.torch_gflops(shape, threads)
+            rate_row.append(f"{number(gflops)} ({percent(gflops / results.peak)})" if gflops else "—")
         rate_rows.append(rate_row)
     return table(header, time_rows), table(header, rate_rows)
 
@@ -277,13 +300,8 @@ def speedup_table(results):
             continue
         rows.append([title] + [times(speedup(results, version, s, threads)) if speedup(results, version, s, threads)
                                else "—" for s in results.shapes])
-    # The ceiling: PyTorch's time over the time of the same flops at 100 % of one core's peak.
-    ceiling = ["at 100 % of one core's peak (the ceiling)"]
-    for shape in results.shapes:
-        theirs = results.torch(shape)
-        ceiling.append(times(theirs["median_ms"] * 1e-3 / (attention_flops(shape) / (results.peak * 1e9)))
-                       if theirs else "—")
-    rows.append(ceiling)
+    rows.append(["at 100 % of one core's peak (the ceiling)"] +
+                [times(results.ceiling(shape)) if results.ceiling(shape) else "—" for shape in results.shapes])
     return table(header, rows)
 
 
@@ -344,11 +362,10 @@ def goals(results):
             ratio2 = theirs["median_ms"] / two["ms"]
             rows.append((f"L = {label}, the same with v5-threaded on 2 threads (PyTorch still on 1)",
                          times(ratio2), verdict(ratio2, goal)))
-        if theirs and label == "2048":
-            ceiling = theirs["median_ms"] * 1e-3 / (attention_flops(shape) / (results.peak * 1e9))
-            if ceiling < goal:
-                rows.append((f"L = {label}: what 1 thread could reach at 100 % of the FMA peak",
-                             times(ceiling), f"the 1-thread goal of {goal}× is out of reach on this machine"))
+        ceiling = results.ceiling(shape)
+        if label == "2048" and ceiling and ceiling < goal:
+            rows.append((f"L = {label}: what 1 thread could reach at 100 % of the FMA peak",
+                         times(ceiling), f"the 1-thread goal of {goal}× is out of reach on this machine"))
 
     kind, measured = lesson_projection(results)
     if measured:
@@ -515,8 +532,7 @@ def svg_chart(results):
     for _, version, threads in series:
         for shape in shapes:
             if version == "pytorch":
-                row = results.torch(shape, threads)
-                values[(version, shape)] = row["gflops"] if row else None
+                values[(version, shape)] = results.torch_gflops(shape, threads)
             else:
                 measured = results.ours(version, shape, threads)
                 values[(version, shape)] = measured["gflops"] if measured else None
@@ -596,10 +612,15 @@ def main():
         google_benchmark = json.loads(Path(arguments.google_benchmark).read_text())
     except (OSError, json.JSONDecodeError) as error:
         sys.exit(f"benchmark_report: {arguments.google_benchmark}: {error}")
-    results = Results(google_benchmark, read_json_lines(arguments.pytorch), read_json_lines(arguments.mha_bench))
+    results = Results(google_benchmark, arguments.google_benchmark, read_json_lines(arguments.pytorch),
+                      read_json_lines(arguments.mha_bench))
     if not results.attention:
         sys.exit(f"benchmark_report: {arguments.google_benchmark} has no median of an attention benchmark; "
                  "run attention_benchmark with --benchmark_repetitions=N (N >= 2)")
+    for shape in sorted({shape for shape, _ in results.pytorch} - set(results.flops)):
+        print(f"benchmark_report: warning: {arguments.pytorch}: PyTorch was timed at {shape_title(shape)}, "
+              f"which {arguments.google_benchmark} has no attention median of, so no flop count: its "
+              f"GFLOP/s are left out", file=sys.stderr)
     Path(arguments.markdown).parent.mkdir(parents=True, exist_ok=True)
     Path(arguments.markdown).write_text(markdown(results))
     print(f"benchmark_report: wrote {arguments.markdown}", file=sys.stderr)

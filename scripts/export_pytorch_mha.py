@@ -33,7 +33,7 @@ no pip. Two ways to use it:
 
    The script prints the exact `mha forward` command for the options given,
    and writes it, with a list of the files, into CHECK_DIR/README.txt.
-   scripts/check_mha_against_pytorch.sh runs this workflow for many cases.
+   scripts/check_mha_against_pytorch.py runs this workflow for many cases.
 
 Files written into the check folder (--check-dir):
 
