@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fast/fast_multi_head_attention.hpp"
+#include "fast/flop_count.hpp"
 #include "reference/multi_head_attention.hpp"
 #include "core/random.hpp"
 #include "fast/simd_dispatch.hpp"
@@ -64,7 +65,7 @@ int main() {
     const double reference_seconds = seconds([&] { expected = reference.forward(x_double, x_double, x_double); });
 
     // 4 projections of (L, E) x (E, E): 8 L E^2 flops; Q K^T and P V over all heads: 4 L^2 E.
-    const double flops = static_cast<double>(B) * (8.0 * L * E * E + 4.0 * L * L * E);
+    const double flops = mha::attention_flops(B, L, E);
     std::printf("(B, L, E, H) = (%zu, %zu, %zu, %zu): %.0f MFLOP per forward pass\n", B, L, E, H, flops / 1e6);
     std::printf("A rough single run each (the benchmarks give the real numbers):\n\n");
     std::printf("  %-22s %14s %10s %10s\n", "version", "max |error|", "time", "GFLOP/s");
