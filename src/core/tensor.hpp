@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 /// @file
 /// @brief The tensor types of the course (introduced in @ref lesson01).
@@ -36,6 +37,15 @@ using BoolTensor3 = xt::xtensor<bool, 3>;
 
 /// A row-major 4-D array of doubles, such as attention weights (B, H, L, S) (@ref lesson04).
 using Tensor4 = xt::xtensor<double, 4>;
+
+/// Entry b of a batch, (B, rows, columns), copied out as a matrix (rows, columns).
+///
+/// @param batch a batch of matrices, such as the query sequences (B, L, E).
+/// @param b the entry, below B.
+/// @return the matrix (rows, columns).
+/// @throws nothing but std::bad_alloc (b is not checked).
+/// @see @ref lesson04
+inline Matrix batch_entry(const Tensor3& batch, std::size_t b) { return xt::view(batch, b, xt::all(), xt::all()); }
 
 /// Formats a shape the way PyTorch prints it, as in `(10, 64)`, for error messages.
 ///

@@ -30,10 +30,6 @@ Tensor3 as_additive(const BoolTensor3& mask) {
     return additive;
 }
 
-// Row b of a (B, rows, columns) tensor as a matrix (rows, columns).
-Matrix batch_entry(const Tensor3& tensor, std::size_t b) {
-    return xt::view(tensor, b, xt::all(), xt::all());
-}
 
 }  // namespace
 
@@ -107,7 +103,6 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
     // ---- Pass 0: every shape must line up before anything is computed ----
     const auto shape_of = [](const Tensor3& t) { return std::vector<std::size_t>(t.shape().begin(), t.shape().end()); };
     check_forward_shapes(function, shape_of(query), shape_of(key), shape_of(value), E, H, kdim(), vdim(), masks);
-    const Matrix causal = masks.causal ? additive_mask(causal_mask(L, S)) : Matrix(xt::zeros<double>({L, S}));
 
     MultiHeadAttentionResult result;
     result.output = xt::zeros<double>({B, L, E});
@@ -120,21 +115,7 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
         const Matrix V = value_projection.forward(batch_entry(value, b));  // (S, vdim) -> (S, E)
 
         // ---- Pass 2: every head attends on its own (lesson 3), with all masks added up ----
-        std::vector<Matrix> head_masks;  // H x (L, S)
-        for (std::size_t h = 0; h < H; ++h) {
-            Matrix mask = causal;  // (L, S)
-            if (masks.attention_mask) {
-                const auto& attention_mask = masks.attention_mask->additive();  // (1 or B·H, L, S)
-                const std::size_t index = masks.attention_mask->per_head() ? b * H + h : 0;
-                mask += xt::view(attention_mask, index, xt::all(), xt::all());
-            }
-            if (masks.key_padding_mask) {
-                // The same padding row for every query: broadcast (S) over (L, S).
-                mask += xt::view(masks.key_padding_mask->additive(), xt::newaxis(), b, xt::all());
-            }
-            head_masks.push_back(std::move(mask));
-        }
-        HeadsResult heads = attend_each_head(Q, K, V, H, head_masks);  // H x (L, d_k) and H x (L, S)
+        HeadsResult heads = attend_each_head(Q, K, V, H, head_masks(masks, b, H, L, S));  // H x (L, d_k), H x (L, S)
         for (std::size_t h = 0; h < H; ++h) {
             xt::view(result.weights, b, h, xt::all(), xt::all()) = heads.weights[h];  // (L, S)
         }
@@ -151,6 +132,26 @@ MultiHeadAttentionResult MultiHeadAttention::forward(const Tensor3& query, const
         xt::view(result.output, b, xt::all(), xt::all()) = output_projection.forward(concatenated);  // (L, E)
         // [concat_and_output]
         // END EXERCISE
+    }
+    return result;
+}
+
+std::vector<Matrix> head_masks(const AttentionMasks& masks, std::size_t b, std::size_t num_heads, std::size_t L,
+                               std::size_t S) {
+    const Matrix causal = masks.causal ? additive_mask(causal_mask(L, S)) : Matrix(xt::zeros<double>({L, S}));
+    std::vector<Matrix> result;  // H x (L, S)
+    for (std::size_t h = 0; h < num_heads; ++h) {
+        Matrix mask = causal;  // (L, S)
+        if (masks.attention_mask) {
+            const auto& attention_mask = masks.attention_mask->additive();  // (1 or B·H, L, S)
+            const std::size_t index = masks.attention_mask->per_head() ? b * num_heads + h : 0;
+            mask += xt::view(attention_mask, index, xt::all(), xt::all());
+        }
+        if (masks.key_padding_mask) {
+            // The same padding row for every query: broadcast (S) over (L, S).
+            mask += xt::view(masks.key_padding_mask->additive(), xt::newaxis(), b, xt::all());
+        }
+        result.push_back(std::move(mask));
     }
     return result;
 }

@@ -131,6 +131,21 @@ struct MultiHeadAttention {
                                      const AttentionMasks& masks = {}) const;
 };
 
+/// The masks of batch entry b as one additive (L, S) mask per head: the
+/// causal mask, attn_mask (its (L, S) form, or entry b·H + h of the per-head
+/// form) and row b of key_padding_mask, added up.
+///
+/// @param masks the masks of a forward call, already checked against the shapes.
+/// @param b the batch entry.
+/// @param num_heads H.
+/// @param L the queries.
+/// @param S the keys.
+/// @return H matrices (L, S); all zeros where nothing is masked.
+/// @throws nothing but std::bad_alloc.
+/// @see @ref lesson04
+std::vector<Matrix> head_masks(const AttentionMasks& masks, std::size_t b, std::size_t num_heads, std::size_t L,
+                               std::size_t S);
+
 /// Checks the shapes of one forward pass's inputs and masks before anything is
 /// computed. MultiHeadAttention::forward and lesson 5's fast version share it,
 /// so that both reject the same inputs with the same messages.
