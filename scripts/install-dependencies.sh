@@ -12,8 +12,10 @@ set -euo pipefail
 packages=(
   # Toolchain
   cmake g++ make
-  # The library: xtensor (with xtl), xsimd, xtensor-blas on OpenBLAS
-  xtl-dev xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
+  # The library: xtensor (with xtl), xsimd, OpenBLAS (lesson 5's first version calls its cblas)
+  xtl-dev xtensor-dev libxsimd-dev libopenblas-dev
+  # The `mha` command: CLI11 for its arguments, nlohmann/json for `mha bench`'s output
+  libcli11-dev nlohmann-json3-dev
   # Tests and benchmarks
   googletest libgtest-dev libbenchmark-dev
   # Documentation: Doxygen, graphviz for diagrams, MathJax 2.7 served offline, the site's style,
@@ -40,7 +42,7 @@ done
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-dependencies.sh: apt-get was not found; this script supports Debian 12 (bookworm) only." >&2
-  echo "Install these (Debian package names; versions: xtensor 0.24.3, xsimd 8.1.0, xtl 0.7, CMake >= 3.25):" >&2
+  echo "Install these (Debian package names; versions: xtensor 0.24.3, xsimd 8.1.0, xtl 0.7, CLI11 2.1, nlohmann/json 3.11, CMake >= 3.25):" >&2
   printf '  %s\n' "${packages[@]}" >&2
   exit 1
 fi

@@ -1,0 +1,209 @@
+// The `mha` command (lesson 4 introduces it; `mha bench` belongs to lesson 5):
+// the program itself. It declares the subcommands, parses the command line with
+// CLI11, runs the subcommand named, and is the one place that turns an error
+// into a line on stderr and an exit status:
+//   0  success
+//   2  bad input: one line "mha: error: <file or option>: <what is wrong>"
+//   1  an internal error: out of memory, a bug, or an exercise not written yet
+//
+//   mha forward ...   forward_command.cpp   lesson 4's attention on .npy files
+//   mha bench ...     bench_command.cpp     a stopwatch for lesson 5's fast attention
+//   mha --help        the help text below, also for `mha forward --help` and `mha bench --help`
+#include <algorithm>
+#include <iostream>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/bench_command.hpp"
+#include "cli/command_line.hpp"
+#include "cli/forward_command.hpp"
+
+namespace {
+
+// `mha --help`, `mha forward --help` and `mha bench --help` all print this: the
+// subcommands are few enough for one page.
+const char* const help_text = R"(mha: multi-head attention from the course "Multi-Head Attention from Scratch in C++",
+computing what PyTorch's nn.MultiheadAttention computes, on NumPy .npy files.
+
+Usage:
+  mha forward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
+              [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
+              --out OUT.npy [--weights-out W.npy] [--average-weights]
+  mha bench --seq-len L --embed-dim E --num-heads H [--batch B] [--threads T]
+            [--repeat R] [--version V]
+  mha --help                  this text (so do `mha forward --help` and `mha bench --help`)
+
+`mha forward` runs one forward pass of the course's mha::MultiHeadAttention
+(lesson 4): the same computation as PyTorch's nn.MultiheadAttention(E, H,
+batch_first=True) in eval() mode (no dropout), all in double precision.
+
+Options of `mha forward` (`--option VALUE` and `--option=VALUE` are the same, here and
+in `mha bench`):
+  --weights DIR         the folder of the module's parameters, one .npy file per entry of
+                        PyTorch's state_dict(), float32 or float64:
+                          in_proj_weight.npy (3E, E)         when kdim = vdim = E, or else
+                          q_proj_weight.npy (E, E), k_proj_weight.npy (E, kdim),
+                          v_proj_weight.npy (E, vdim);
+                          out_proj.weight.npy (E, E);
+                          in_proj_bias.npy (3E) and out_proj.bias.npy (E), both or neither
+                          (neither: a module made with bias=False).
+                        scripts/export_pytorch_mha.py writes them from any nn.MultiheadAttention.
+  --num-heads H         H, the number of heads: a whole number >= 1 that divides E
+                        (each head gets d_k = E / H columns). The files do not record it.
+  --query Q.npy         the queries: (B, L, E), or (L, E) for one unbatched sequence.
+  --key K.npy           the keys: (B, S, kdim), or (S, kdim). Default: the query (self-attention).
+  --value V.npy         the values: (B, S, vdim), or (S, vdim), with the key's B and S.
+                        Default: the query, not the key: with --key, give --value too.
+  --attn-mask M.npy     PyTorch's attn_mask: (L, S), the same for every batch entry and head,
+                        or (B*H, L, S), where entry b, head h uses M[b*H + h].
+  --key-padding-mask P.npy
+                        PyTorch's key_padding_mask: (B, S), one row of keys per batch entry,
+                        or (S) for unbatched input.
+  --causal              also forbid every query i to look at the keys j > i (a decoder's
+                        look-ahead mask; when L != S it is aligned at the top-left corner).
+  --out OUT.npy         where to write the output: Q's shape and Q's dtype.
+  --weights-out W.npy   also write the attention weights, in Q's dtype: (B, H, L, S), one
+                        (L, S) matrix per batch entry and head; (H, L, S) for unbatched input.
+  --average-weights     write the weights averaged over the heads instead, as PyTorch's
+                        average_attn_weights=True does: (B, L, S), or (L, S) for unbatched
+                        input. Needs --weights-out.
+  -h, --help            print this text and exit.
+
+Shapes:
+  B  batch entries (sequences)       E     embed_dim, the size of a query and of the output
+  L  queries per sequence            kdim  the size of a key (E unless the module has kdim)
+  S  keys and values per sequence    vdim  the size of a value (E unless the module has vdim)
+  H  heads, of E / H columns each
+Arrays are batch-first, as with batch_first=True. PyTorch's default layout (L, B, E)
+must be transposed to (B, L, E) first, e.g. with x.transpose(0, 1).
+
+Data types:
+  Inputs are float32 or float64 .npy files (masks may also be bool), in C or Fortran
+  order; other types (integers, big-endian) are refused. All arithmetic is in float64.
+  The output and the weights are written in the query's dtype, as PyTorch returns them.
+
+Masks (PyTorch's conventions; all masks given are added up):
+  bool    true = this query may NOT look at this key; false = it may.
+  float   added to the scaled scores before softmax: 0 keeps a key, -inf removes it,
+          other finite values raise or lower its weight. NaN and +inf are refused.
+  A fully masked query row: when every key of a query is masked in a head, that head
+  gives the query zero weights and a zero result (PyTorch gives NaN there). If that
+  happens in every head, the query's output row is out_proj's bias (zero without bias).
+
+Exit status:
+  0  success: `mha forward` prints one line per file written on stdout, `mha bench` its
+     JSON object.
+  2  bad input: a missing, unreadable, truncated or non-.npy file; a wrong dtype or shape;
+     NaN or infinity in an input; E not divisible by H; a mask of the wrong shape; key and
+     value that do not match; an unknown, repeated or missing option; a --num-heads (or a
+     number of `mha bench`) that is not a whole number >= 1; an unknown --version; an
+     output file that cannot be written. Exactly one line goes to
+     stderr:  mha: error: <file or option>: <what is wrong>
+  1  an internal error: out of memory, a bug in the course (please report it), or, in an
+     exercise workspace (./scripts/course), an exercise not written yet.
+
+Example: export a fresh PyTorch module with test inputs and PyTorch's own results, run
+the course's attention on them, and compare (/usr/bin/python3 is Debian's, with torch):
+  /usr/bin/python3 scripts/export_pytorch_mha.py --embed-dim 8 --num-heads 2 --cross \
+      --key-padding-mask --causal --check-dir check check/weights
+  ./build/default/mha forward --weights check/weights --num-heads 2 \
+      --query check/query.npy --key check/key.npy --value check/value.npy \
+      --key-padding-mask check/key_padding_mask.npy --causal \
+      --out out.npy --weights-out weights.npy
+  # out.npy should equal check/expected_output.npy, weights.npy check/expected_weights.npy
+
+`mha bench` times lesson 5's fast attention, mha::FastMultiHeadAttention, in float32:
+self-attention of a random (B, L, E) input through a random module (the same seed every
+run; no masks, no attention weights), one untimed warm-up pass, then R timed passes. It
+prints one JSON object on one line of stdout, such as
+  {"seq_len":512,"embed_dim":512,"num_heads":8,"batch":1,"threads":1,"repeat":10,
+   "version":"v5-threaded","instruction_set":"avx512f","median_ms":12.0,"min_ms":11.8,
+   "flops":1610612736.0,"gflops":134.2,"peak_rss_mb":31.2}
+  median_ms, min_ms  the median and the fastest of the R passes, in milliseconds
+  flops              the flops of one pass: 8·L·E² + 4·L²·E per batch entry
+  gflops             flops over the median time, in billions per second
+  instruction_set    the SIMD instructions the fast kernels chose on this CPU
+  peak_rss_mb        the most memory the process ever held (getrusage's ru_maxrss), in
+                     MiB: a fused version never holds the H·L·L scores at once
+
+Options of `mha bench` (all whole numbers >= 1 but --version):
+  --seq-len L           L, the length of the sequence (S = L: self-attention). Required.
+  --embed-dim E         E, the size of a token's vector. Required.
+  --num-heads H         H, the number of heads; must divide E. Required.
+  --batch B             B, the number of sequences. Default 1.
+  --threads T           the threads the forward pass may use; only v5-threaded uses more
+                        than one. Default 1.
+  --repeat R            the number of timed passes. Default 10.
+  --version V           which version of lesson 5: 1 to 5, or its name: v1-blas, v2-simd,
+                        v3-blocked, v4-fused, v5-threaded (also blas, simd, blocked, fused,
+                        threaded). Default: v5-threaded.
+
+Example: the memory of the fused version at L = 8192, where the scores of all heads would
+take 8 · 8192² floats = 2 GiB:
+  ./build/default/mha bench --seq-len 8192 --embed-dim 512 --num-heads 8 --version v4 --repeat 3
+)";
+
+// Parses the command line and runs the subcommand it names.
+void run_mha(const std::vector<std::string>& arguments) {
+    CLI::App program("multi-head attention from the course, on .npy files", "mha");
+    mha::cli::add_help_flag(program);
+    program.require_subcommand(0, 1);  // at most one; none is refused below, in the course's words
+    mha::cli::ForwardOptions forward_options;
+    const CLI::App& forward = mha::cli::add_forward_command(program, forward_options);
+    mha::cli::BenchOptions bench_options;
+    const CLI::App& bench = mha::cli::add_bench_command(program, bench_options);
+    // `mha help` is `mha --help`; the empty group keeps it out of the list of subcommands.
+    program.add_subcommand("help")->group("")->preparse_callback([](std::size_t) { throw CLI::CallForHelp(); });
+
+    try {
+        mha::cli::parse_command_line(program, arguments);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << help_text;
+        return;
+    }
+    if (forward.parsed()) {
+        mha::cli::run_forward(forward_options);
+    } else if (bench.parsed()) {
+        mha::cli::run_bench(bench_options);
+    } else {
+        mha::cli::fail("subcommand", "missing; usage: mha forward --weights DIR --num-heads H --query Q.npy "
+                                     "--out OUT.npy [options], or mha bench --seq-len L --embed-dim E "
+                                     "--num-heads H [options] (see 'mha --help')");
+    }
+}
+
+// The library's messages are one line already; this makes sure of it.
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+    return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Bad input is exit status 2 with one line on stderr; anything else is status 1.
+    try {
+        run_mha(std::vector<std::string>(argv + 1, argv + argc));
+        return 0;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "mha: internal error: out of memory\n";
+        return 1;
+    } catch (const std::runtime_error& error) {
+        // An InputError, or one of the library's file errors (read_npy, load_parameters),
+        // which start with the file's path.
+        std::cerr << "mha: error: " << one_line(error.what()) << "\n";
+        return 2;
+    } catch (const std::exception& error) {
+        // A bug, or, in an exercise workspace, an exercise not written yet (mha::not_implemented).
+        std::cerr << "mha: internal error: " << one_line(error.what()) << "\n";
+        return 1;
+    } catch (...) {
+        std::cerr << "mha: internal error: an unknown exception\n";
+        return 1;
+    }
+}
