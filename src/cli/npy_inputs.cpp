@@ -28,12 +28,7 @@ namespace {
 
 // The position of element `flat` of a row-major array of this shape, as "(1, 0, 3)".
 std::string index_text(std::size_t flat, const std::vector<std::size_t>& shape) {
-    std::vector<std::size_t> index(shape.size());
-    for (std::size_t axis = shape.size(); axis-- > 0;) {
-        index[axis] = flat % shape[axis];
-        flat /= shape[axis];
-    }
-    return mha::shape_string(index);
+    return mha::shape_string(mha::unravel_index(flat, shape));
 }
 
 // The first element that is not `allowed`, as "holds nan at index (2, 1)"; empty if there is none.

@@ -64,6 +64,23 @@ inline std::string shape_string(const std::vector<std::size_t>& shape) {
     return text + ")";
 }
 
+/// Where element `flat` of a row-major array of this shape stands: one index
+/// per axis, the last axis varying fastest.
+///
+/// @param flat the element's place in memory, below the product of the shape.
+/// @param shape the array's shape.
+/// @return the index, such as {1, 0, 2} for element 8 of (2, 2, 3).
+/// @throws nothing but std::bad_alloc.
+/// @see @ref lesson01
+inline std::vector<std::size_t> unravel_index(std::size_t flat, const std::vector<std::size_t>& shape) {
+    std::vector<std::size_t> index(shape.size());
+    for (std::size_t axis = shape.size(); axis-- > 0;) {
+        index[axis] = flat % shape[axis];
+        flat /= shape[axis];
+    }
+    return index;
+}
+
 /// Formats the shape of any xtensor container or expression, as in `(10, 64)`.
 ///
 /// @param tensor any xtensor container or expression.

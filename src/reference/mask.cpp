@@ -41,12 +41,7 @@ void check_float_mask(const std::string& function, const double* values, const s
         if (is_finite_or_minus_infinity(values[index])) {
             continue;
         }
-        // The flat index back into one index per axis, the last axis varying fastest.
-        std::vector<std::size_t> position(shape.size());
-        for (std::size_t axis = shape.size(), rest = index; axis-- > 0;) {
-            position[axis] = rest % shape[axis];
-            rest /= shape[axis];
-        }
+        const std::vector<std::size_t> position = unravel_index(index, shape);
         const std::string where = shape.size() == 2 ? "row " + std::to_string(position[0]) + ", column " +
                                                           std::to_string(position[1])
                                                     : shape_string(position);
