@@ -89,6 +89,7 @@ FastAttentionResult FastMultiHeadAttention::forward(const FloatTensor3& query, c
         check_finite(value, "value");
     }
 
+    // [choose_version]
     // ---- The version asked for ----
     const auto no_weights = [] { return xt::xtensor<float, 4>::from_shape({0, 0, 0, 0}); };
     switch (options.version) {
@@ -106,6 +107,7 @@ FastAttentionResult FastMultiHeadAttention::forward(const FloatTensor3& query, c
             }
             return {forward_v5_threaded(p, call, options.threads), no_weights()};
     }
+    // [choose_version]
     return {};  // not reached: the version was checked above
 }
 

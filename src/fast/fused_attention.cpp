@@ -96,6 +96,7 @@ void attend_fused(const SimdKernels& kernels, const FusedHead& head, std::size_t
         // Under the causal mask the block's last query sees the most keys; later key blocks are skipped.
         const std::size_t key_end = head.mask.visible_keys(i0 + block_rows - 1);
 
+        // [fused_key_block_loop]
         for (std::size_t j0 = 0; j0 < key_end; j0 += Bk) {
             const std::size_t block_keys = std::min(Bk, key_end - j0);  // keys [j0, j0 + block_keys)
             // Sᵀ (block_keys, block_rows) = K block (block_keys, d_k) · Qᵀ (d_k, block_rows), in whole
@@ -123,6 +124,7 @@ void attend_fused(const SimdKernels& kernels, const FusedHead& head, std::size_t
                             SliverView::transposed(scores.data(), ld, kernels.mr),
                             head.v_packed.row_range(j0, block_keys), accumulator.data(), d_k, true);
         }
+        // [fused_key_block_loop]
         // output row = accumulator row / sum (zeros for a fully masked query)
         for (std::size_t r = 0; r < block_rows; ++r) {
             float* out = head.out + (i0 + r) * head.out_stride;

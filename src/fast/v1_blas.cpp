@@ -60,6 +60,7 @@ void softmax_row_plain(float* row, std::size_t n) {
 
 }  // namespace
 
+// [v1_forward]
 FastAttentionResult forward_v1_blas(const FloatParameters& parameters, const ForwardCall& call, bool need_weights) {
     const OneBlasThread one_thread;
     const std::size_t B = call.B, L = call.L, S = call.S, E = call.E, H = call.H, d_k = call.d_k;
@@ -100,5 +101,6 @@ FastAttentionResult forward_v1_blas(const FloatParameters& parameters, const For
     blas_linear(context.data(), B * L, parameters.output, result.output.data());
     return result;
 }
+// [v1_forward]
 
 }  // namespace mha

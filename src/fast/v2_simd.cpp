@@ -23,6 +23,7 @@ void simd_linear(const SimdKernels& kernels, const float* x, std::size_t rows, c
 //   q (L, d_k), already scaled by 1/sqrt(d_k), k (S, d_k), v (S, d_k): rows `stride` floats apart
 //   weights (L, S): the scores, then the weights
 //   out (L, d_k): rows `out_stride` floats apart
+// [v2_attend_head]
 void attend_head(const SimdKernels& kernels, std::size_t L, std::size_t S, std::size_t d_k, const float* q,
                  const float* k, const float* v, std::size_t stride, const ScoreMask& mask, float* weights, float* out,
                  std::size_t out_stride) {
@@ -46,9 +47,11 @@ void attend_head(const SimdKernels& kernels, std::size_t L, std::size_t S, std::
         }
     }
 }
+// [v2_attend_head]
 
 }  // namespace
 
+// [v2_forward]
 FastAttentionResult forward_v2_simd(const FloatParameters& parameters, const ForwardCall& call, bool need_weights) {
     const SimdKernels& kernels = *parameters.kernels;
     const std::size_t B = call.B, L = call.L, S = call.S, E = call.E, H = call.H, d_k = call.d_k;
@@ -76,5 +79,6 @@ FastAttentionResult forward_v2_simd(const FloatParameters& parameters, const For
     simd_linear(kernels, context.data(), B * L, parameters.output, result.output.data());
     return result;
 }
+// [v2_forward]
 
 }  // namespace mha

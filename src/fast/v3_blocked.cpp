@@ -8,6 +8,7 @@
 
 namespace mha {
 
+// [v3_forward]
 FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const ForwardCall& call,
                                        bool need_weights) {
     const SimdKernels& kernels = *parameters.kernels;
@@ -54,5 +55,6 @@ FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const 
     }
     return result;
 }
+// [v3_forward]
 
 }  // namespace mha

@@ -7,6 +7,7 @@
 
 namespace mha {
 
+// [v4_forward]
 xt::xtensor<float, 3> forward_v4_fused(const FloatParameters& parameters, const ForwardCall& call) {
     const SimdKernels& kernels = *parameters.kernels;
     const std::size_t B = call.B, L = call.L, E = call.E, H = call.H;
@@ -35,5 +36,6 @@ xt::xtensor<float, 3> forward_v4_fused(const FloatParameters& parameters, const 
     }
     return output;
 }
+// [v4_forward]
 
 }  // namespace mha

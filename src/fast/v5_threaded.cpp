@@ -11,6 +11,7 @@
 
 namespace mha {
 
+// [v5_forward]
 xt::xtensor<float, 3> forward_v5_threaded(const FloatParameters& parameters, const ForwardCall& call,
                                           std::size_t threads) {
     const SimdKernels& kernels = *parameters.kernels;
@@ -41,5 +42,6 @@ xt::xtensor<float, 3> forward_v5_threaded(const FloatParameters& parameters, con
     parallel_for(threads, output_runs.size(), [&](std::size_t task) { output_runs[task].compute(kernels); });
     return output;
 }
+// [v5_forward]
 
 }  // namespace mha
