@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "fast/gemm.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 namespace {
@@ -29,17 +30,16 @@ FusedHeads::FusedHeads(const ForwardCall& call, const ProjectedInputs& projected
       kernels_(kernels),
       context_(context),
       keys_size_(packed_a_size(call.S, call.d_k, kernels.mr)),
-      values_size_(packed_size(call.S, call.d_k, kernels.nr)) {
-    packed_keys_.resize(call.B * call.H * keys_size_);
-    packed_values_.resize(call.B * call.H * values_size_);
-}
+      values_size_(packed_size(call.S, call.d_k, kernels.nr)),
+      packed_keys_(workspace(WorkspaceBuffer::packed_keys, call.B * call.H * keys_size_)),
+      packed_values_(workspace(WorkspaceBuffer::packed_values, call.B * call.H * values_size_)) {}
 
 void FusedHeads::pack(std::size_t b, std::size_t h) {
     const std::size_t S = call_.S, d_k = call_.d_k, stride = projected_.row_stride, index = b * call_.H + h;
     const float* k_head = projected_.k + b * S * stride + h * d_k;  // (S, d_k)
     const float* v_head = projected_.v + b * S * stride + h * d_k;  // (S, d_k)
-    pack_a(k_head, stride, S, d_k, kernels_.mr, packed_keys_.data() + index * keys_size_);      // the A of K Qᵀ
-    pack_b(v_head, stride, S, d_k, kernels_.nr, packed_values_.data() + index * values_size_);  // the B of P V
+    pack_a(k_head, stride, S, d_k, kernels_.mr, packed_keys_ + index * keys_size_);      // the A of K Qᵀ
+    pack_b(v_head, stride, S, d_k, kernels_.nr, packed_values_ + index * values_size_);  // the B of P V
 }
 
 FusedHead FusedHeads::head(std::size_t b, std::size_t h) const {
@@ -49,8 +49,8 @@ FusedHead FusedHeads::head(std::size_t b, std::size_t h) const {
     head.head_dim = d_k;
     head.q = projected_.q + b * L * projected_.row_stride + h * d_k;  // (L, d_k)
     head.q_stride = projected_.row_stride;
-    head.k_slivers = SliverView::packed(packed_keys_.data() + index * keys_size_, d_k, kernels_.mr);
-    head.v_packed = {packed_values_.data() + index * values_size_, S, d_k, kernels_.nr, S * kernels_.nr};
+    head.k_slivers = SliverView::packed(packed_keys_ + index * keys_size_, d_k, kernels_.mr);
+    head.v_packed = {packed_values_ + index * values_size_, S, d_k, kernels_.nr, S * kernels_.nr};
     head.out = context_ + b * L * E + h * d_k;  // the head's d_k columns of (L, E)
     head.out_stride = E;
     head.mask = call_.mask_of(b, h);

@@ -77,7 +77,8 @@ void attend_fused(const SimdKernels& kernels, const FusedHead& head, std::size_t
 /// of MR keys, V (S, d_k) in panels of NR columns.
 class FusedHeads {
 public:
-    /// Allocates the packed K and V of every head; nothing is packed yet.
+    /// Takes room for the packed K and V of every head from the calling
+    /// thread's workspace; nothing is packed yet.
     ///
     /// @param call the inputs and their sizes.
     /// @param projected Q, K and V as the projections left them.
@@ -102,8 +103,8 @@ private:
     const SimdKernels& kernels_;
     float* context_;
     std::size_t keys_size_, values_size_;  // floats of one head's packed K and packed V
-    AlignedFloats packed_keys_;            // B·H packed K, one after the other
-    AlignedFloats packed_values_;          // B·H packed V
+    float* packed_keys_;                   // B·H packed K, one after the other (the thread's workspace)
+    float* packed_values_;                 // B·H packed V
 };
 
 }  // namespace mha

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "fast/gemm.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 
@@ -35,8 +36,7 @@ ProjectedInputs plan_projections(const FloatParameters& parameters, const Forwar
     ProjectedInputs projected;
     if (call.self_attention() && parameters.stacked.weight.size() > 0) {
         // [Q | K | V] (B·L, 3E) from one product: each row holds the query, key and value of one token.
-        projected.storage.resize(B * L * 3 * E);
-        float* qkv = projected.storage.data();
+        float* qkv = workspace(WorkspaceBuffer::projections, B * L * 3 * E);
         projected.q = qkv;
         projected.k = qkv + E;
         projected.v = qkv + 2 * E;
@@ -45,8 +45,7 @@ ProjectedInputs plan_projections(const FloatParameters& parameters, const Forwar
         return projected;
     }
     // Q (B·L, E), then K (B·S, E), then V (B·S, E): three products.
-    projected.storage.resize(B * L * E + 2 * B * S * E);
-    float* q = projected.storage.data();
+    float* q = workspace(WorkspaceBuffer::projections, B * L * E + 2 * B * S * E);
     float* k = q + B * L * E;
     float* v = k + B * S * E;
     projected.q = q;

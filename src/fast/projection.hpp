@@ -71,9 +71,6 @@ std::vector<ProjectionRun> split_into_runs(const float* x, std::size_t rows, con
 /// Row i of batch entry b's Q is at `q + (b·L + i) · row_stride`; head h is its
 /// d_k columns from h·d_k. K and V likewise, with S rows per entry.
 struct ProjectedInputs {
-    /// Q (B·L, E), K (B·S, E) and V (B·S, E), one after the other; or [Q | K | V]
-    /// (B·L, 3E), side by side, for self-attention.
-    AlignedFloats storage;
     /// Q / sqrt(d_k): row r of (B·L, E) at q + r · row_stride.
     const float* q = nullptr;
     /// K: row r of (B·S, E) at k + r · row_stride.
@@ -82,18 +79,20 @@ struct ProjectedInputs {
     const float* v = nullptr;
     /// Floats from one row of Q, K or V to the next: E, or 3E when they come from the stacked product.
     std::size_t row_stride = 0;
-    /// The products that fill `storage`, as independent runs of rows: the
-    /// stacked product's, or the three products' one after the other.
+    /// The products that fill them, as independent runs of rows: the stacked
+    /// product's, or the three products' one after the other.
     std::vector<ProjectionRun> runs;
 };
 
-/// Allocates Q, K and V for one call and plans the products that compute
-/// them; nothing is computed yet.
+/// Places Q, K and V of one call in the thread's workspace (WorkspaceBuffer::projections):
+/// Q (B·L, E), K (B·S, E) and V (B·S, E) one after the other, or [Q | K | V]
+/// (B·L, 3E) side by side for self-attention; and plans the products that
+/// compute them. Nothing is computed yet.
 ///
 /// @param parameters the module's parameters in float.
 /// @param call the inputs and their sizes.
 /// @param parts_per_product how many runs each product is cut into: 1 for one thread.
-/// @return the storage, where Q, K and V are in it, and the runs.
+/// @return where Q, K and V are, and the runs.
 /// @throws std::bad_alloc.
 /// @see @ref lesson05
 ProjectedInputs plan_projections(const FloatParameters& parameters, const ForwardCall& call,

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "fast/versions.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 namespace {
@@ -67,22 +68,24 @@ FastAttentionResult forward_v1_blas(const FloatParameters& parameters, const For
     FastAttentionResult result = allocate_result(call, need_weights);  // output (B, L, E), weights (B, H, L, S)
 
     // ---- 1. Project: the batch entries stacked, one product for all ----
-    AlignedFloats Q(B * L * E), K(B * S * E), V(B * S * E);  // (B·L, E), (B·S, E), (B·S, E)
-    blas_linear(call.query.data(), B * L, parameters.query, Q.data());
-    blas_linear(call.key.data(), B * S, parameters.key, K.data());
-    blas_linear(call.value.data(), B * S, parameters.value, V.data());
+    float* Q = workspace(WorkspaceBuffer::projections, B * L * E + 2 * B * S * E);  // (B·L, E)
+    float* K = Q + B * L * E;                                                       // (B·S, E)
+    float* V = K + B * S * E;                                                       // (B·S, E)
+    blas_linear(call.query.data(), B * L, parameters.query, Q);
+    blas_linear(call.key.data(), B * S, parameters.key, K);
+    blas_linear(call.value.data(), B * S, parameters.value, V);
 
     // ---- 2. and 3. Split into heads and attend: head h is d_k columns of Q, K and V, read in place ----
-    AlignedFloats context(B * L * E);  // (B·L, E): every head writes its d_k columns
-    AlignedFloats scratch(need_weights ? 0 : L * S);  // (L, S): one head's scores, when they are not returned
+    float* context = workspace(WorkspaceBuffer::context, B * L * E);  // (B·L, E): every head writes its d_k columns
+    float* scratch = need_weights ? nullptr : workspace(WorkspaceBuffer::scores, L * S);  // (L, S): one head's scores
     const float scale = 1.0f / std::sqrt(static_cast<float>(d_k));
     for (std::size_t b = 0; b < B && L > 0; ++b) {
         for (std::size_t h = 0; h < H; ++h) {
-            const float* q = Q.data() + b * L * E + h * d_k;  // (L, d_k), row stride E
-            const float* k = K.data() + b * S * E + h * d_k;  // (S, d_k), row stride E
-            const float* v = V.data() + b * S * E + h * d_k;  // (S, d_k), row stride E
-            float* out = context.data() + b * L * E + h * d_k;  // (L, d_k), row stride E
-            float* scores = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch.data();  // (L, S)
+            const float* q = Q + b * L * E + h * d_k;  // (L, d_k), row stride E
+            const float* k = K + b * S * E + h * d_k;  // (S, d_k), row stride E
+            const float* v = V + b * S * E + h * d_k;  // (S, d_k), row stride E
+            float* out = context + b * L * E + h * d_k;  // (L, d_k), row stride E
+            float* scores = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch;  // (L, S)
             // scores (L, S) = Q_h (L, d_k) K_hᵀ (d_k, S) / sqrt(d_k): sgemm's alpha does the scaling
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_size(L), blas_size(S), blas_size(d_k), scale, q,
                         blas_size(E), k, blas_size(E), 0.0f, scores, blas_size(S));
@@ -98,7 +101,7 @@ FastAttentionResult forward_v1_blas(const FloatParameters& parameters, const For
     }
 
     // ---- 4. and 5. Concatenate (done: the heads wrote side by side) and mix with W_o ----
-    blas_linear(context.data(), B * L, parameters.output, result.output.data());
+    blas_linear(context, B * L, parameters.output, result.output.data());
     return result;
 }
 // [v1_forward]

@@ -5,6 +5,7 @@
 
 #include "fast/online_softmax.hpp"
 #include "fast/versions.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 namespace {
@@ -58,25 +59,27 @@ FastAttentionResult forward_v2_simd(const FloatParameters& parameters, const For
     FastAttentionResult result = allocate_result(call, need_weights);  // output (B, L, E), weights (B, H, L, S)
 
     // ---- 1. Project: Q / sqrt(d_k), K, V for every head, the batch entries stacked ----
-    AlignedFloats Q(B * L * E), K(B * S * E), V(B * S * E);  // (B·L, E), (B·S, E), (B·S, E)
-    simd_linear(kernels, call.query.data(), B * L, parameters.scaled_query, Q.data());
-    simd_linear(kernels, call.key.data(), B * S, parameters.key, K.data());
-    simd_linear(kernels, call.value.data(), B * S, parameters.value, V.data());
+    float* Q = workspace(WorkspaceBuffer::projections, B * L * E + 2 * B * S * E);  // (B·L, E)
+    float* K = Q + B * L * E;                                                       // (B·S, E)
+    float* V = K + B * S * E;                                                       // (B·S, E)
+    simd_linear(kernels, call.query.data(), B * L, parameters.scaled_query, Q);
+    simd_linear(kernels, call.key.data(), B * S, parameters.key, K);
+    simd_linear(kernels, call.value.data(), B * S, parameters.value, V);
 
     // ---- 2. and 3. Split into heads (d_k columns each, in place) and attend ----
-    AlignedFloats context(B * L * E);  // (B·L, E): every head writes its d_k columns
-    AlignedFloats scratch(need_weights ? 0 : L * S);  // (L, S): one head's weights, when they are not returned
+    float* context = workspace(WorkspaceBuffer::context, B * L * E);  // (B·L, E): every head writes its d_k columns
+    float* scratch = need_weights ? nullptr : workspace(WorkspaceBuffer::scores, L * S);  // (L, S): one head's weights
     for (std::size_t b = 0; b < B; ++b) {
         for (std::size_t h = 0; h < H; ++h) {
-            float* weights = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch.data();  // (L, S)
-            attend_head(kernels, L, S, d_k, Q.data() + b * L * E + h * d_k, K.data() + b * S * E + h * d_k,
-                        V.data() + b * S * E + h * d_k, E, call.mask_of(b, h), weights,
-                        context.data() + b * L * E + h * d_k, E);
+            float* weights = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch;  // (L, S)
+            attend_head(kernels, L, S, d_k, Q + b * L * E + h * d_k, K + b * S * E + h * d_k,
+                        V + b * S * E + h * d_k, E, call.mask_of(b, h), weights,
+                        context + b * L * E + h * d_k, E);
         }
     }
 
     // ---- 4. and 5. Concatenate (done: the heads wrote side by side) and mix with W_o ----
-    simd_linear(kernels, context.data(), B * L, parameters.output, result.output.data());
+    simd_linear(kernels, context, B * L, parameters.output, result.output.data());
     return result;
 }
 // [v2_forward]

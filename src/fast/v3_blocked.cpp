@@ -5,6 +5,7 @@
 #include "fast/online_softmax.hpp"
 #include "fast/projection.hpp"
 #include "fast/versions.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 
@@ -23,19 +24,19 @@ FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const 
     const std::size_t stride = projected.row_stride;  // E, or 3E after the stacked product
 
     // ---- 2. and 3. Split into heads and attend: per head, scores = Q Kᵀ, softmax, output = P V ----
-    AlignedFloats context(B * L * E);                            // (B·L, E): every head writes its d_k columns
-    AlignedFloats scratch(need_weights ? 0 : L * S);             // (L, S): one head's weights, when not returned
-    AlignedFloats packed_keys(packed_size(d_k, S, kernels.nr));    // Kᵀ (d_k, S): the B of Q Kᵀ
-    AlignedFloats packed_values(packed_size(S, d_k, kernels.nr));  // V (S, d_k): the B of P V
+    float* context = workspace(WorkspaceBuffer::context, B * L * E);  // (B·L, E): every head writes its d_k columns
+    float* scratch = need_weights ? nullptr : workspace(WorkspaceBuffer::scores, L * S);  // (L, S): one head's weights
+    float* packed_keys = workspace(WorkspaceBuffer::packed_keys, packed_size(d_k, S, kernels.nr));      // Kᵀ (d_k, S)
+    float* packed_values = workspace(WorkspaceBuffer::packed_values, packed_size(S, d_k, kernels.nr));  // V (S, d_k)
     for (std::size_t b = 0; b < B; ++b) {
         for (std::size_t h = 0; h < H; ++h) {
             const float* q = projected.q + b * L * stride + h * d_k;  // (L, d_k), already scaled by 1/sqrt(d_k)
             const float* k = projected.k + b * S * stride + h * d_k;  // (S, d_k)
             const float* v = projected.v + b * S * stride + h * d_k;  // (S, d_k)
-            float* out = context.data() + b * L * E + h * d_k;        // (L, d_k), row stride E
-            float* weights = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch.data();  // (L, S)
-            const PackedView k_transposed = pack_b_transposed(k, stride, d_k, S, kernels.nr, packed_keys.data());
-            const PackedView v_packed = pack_b(v, stride, S, d_k, kernels.nr, packed_values.data());
+            float* out = context + b * L * E + h * d_k;        // (L, d_k), row stride E
+            float* weights = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch;  // (L, S)
+            const PackedView k_transposed = pack_b_transposed(k, stride, d_k, S, kernels.nr, packed_keys);
+            const PackedView v_packed = pack_b(v, stride, S, d_k, kernels.nr, packed_values);
             // scores (L, S) = Q_h (L, d_k) · K_hᵀ (d_k, S)
             gemm(kernels, L, q, stride, k_transposed, weights, S, false);
             const ScoreMask mask = call.mask_of(b, h);
@@ -49,7 +50,7 @@ FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const 
     }
 
     // ---- 4. and 5. Concatenate (done: the heads wrote side by side) and mix with W_o ----
-    for (const ProjectionRun& run : split_into_runs(context.data(), B * L, parameters.output, result.output.data(), 1,
+    for (const ProjectionRun& run : split_into_runs(context, B * L, parameters.output, result.output.data(), 1,
                                                     kernels.mr)) {
         run.compute(kernels);
     }

@@ -4,6 +4,7 @@
 #include "fast/fused_attention.hpp"
 #include "fast/projection.hpp"
 #include "fast/versions.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 
@@ -20,8 +21,8 @@ xt::xtensor<float, 3> forward_v4_fused(const FloatParameters& parameters, const 
     }
 
     // ---- 2. and 3. Split into heads and attend: each head's K and V packed once, then the fused kernel ----
-    AlignedFloats context(B * L * E);  // (B·L, E): every head writes its d_k columns
-    FusedHeads heads(call, projected, kernels, context.data());
+    float* context = workspace(WorkspaceBuffer::context, B * L * E);  // (B·L, E): every head writes its d_k columns
+    FusedHeads heads(call, projected, kernels, context);
     for (std::size_t b = 0; b < B; ++b) {
         for (std::size_t h = 0; h < H; ++h) {
             heads.pack(b, h);                                  // K in slivers of MR keys, V in panels of NR
@@ -30,7 +31,7 @@ xt::xtensor<float, 3> forward_v4_fused(const FloatParameters& parameters, const 
     }
 
     // ---- 4. and 5. Concatenate (done: the heads wrote side by side) and mix with W_o ----
-    for (const ProjectionRun& run : split_into_runs(context.data(), B * L, parameters.output, output.data(), 1,
+    for (const ProjectionRun& run : split_into_runs(context, B * L, parameters.output, output.data(), 1,
                                                     kernels.mr)) {
         run.compute(kernels);
     }

@@ -8,6 +8,7 @@
 #include "fast/parallel_for.hpp"
 #include "fast/projection.hpp"
 #include "fast/versions.hpp"
+#include "fast/workspace.hpp"
 
 namespace mha {
 
@@ -24,8 +25,8 @@ xt::xtensor<float, 3> forward_v5_threaded(const FloatParameters& parameters, con
     parallel_for(threads, projected.runs.size(), [&](std::size_t task) { projected.runs[task].compute(kernels); });
 
     // ---- 2. Split into heads: pack every head's K and V, one task per (entry, head) ----
-    AlignedFloats context(B * L * E);  // (B·L, E): every head writes its d_k columns
-    FusedHeads heads(call, projected, kernels, context.data());
+    float* context = workspace(WorkspaceBuffer::context, B * L * E);  // (B·L, E): every head writes its d_k columns
+    FusedHeads heads(call, projected, kernels, context);
     parallel_for(threads, B * H, [&](std::size_t task) { heads.pack(task / H, task % H); });
 
     // ---- 3. Attend: one task per (entry, head, block of 96 queries); the blocks are independent ----
@@ -37,7 +38,7 @@ xt::xtensor<float, 3> forward_v5_threaded(const FloatParameters& parameters, con
     });
 
     // ---- 4. and 5. Concatenate (done: the heads wrote side by side) and mix with W_o, by runs of rows ----
-    const auto output_runs = split_into_runs(context.data(), B * L, parameters.output, output.data(), parts,
+    const auto output_runs = split_into_runs(context, B * L, parameters.output, output.data(), parts,
                                              kernels.mr);
     parallel_for(threads, output_runs.size(), [&](std::size_t task) { output_runs[task].compute(kernels); });
     return output;

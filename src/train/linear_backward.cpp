@@ -15,6 +15,11 @@ LinearGradients linear_backward(const Linear& layer, const Matrix& x, const Matr
                                     shape_string(x) + " and grad_output " + shape_string(grad_output) +
                                     "; x must be (N, in_features) and grad_output (N, out_features)");
     }
+    // EXERCISE linear_backward (lesson 6)
+    // HINT: dx = dY W: matmul(grad_output, layer.weight), (N, out) · (out, in).
+    // HINT: dW(o, i) = Σ over rows n of dY(n, o) · x(n, i): every row adds its outer product, as all rows share W.
+    // HINT: db(o) = Σ over rows of dY(n, o), and an empty (0) vector when the layer has no bias.
+    // [linear_backward]
     LinearGradients gradients;
     gradients.input = matmul(grad_output, layer.weight);  // (N, out) · (out, in) = (N, in)
     gradients.weight = xt::zeros<double>({out, in});      // (out, in)
@@ -28,10 +33,12 @@ LinearGradients linear_backward(const Linear& layer, const Matrix& x, const Matr
     gradients.bias = xt::zeros<double>({layer.has_bias() ? out : std::size_t{0}});  // (out) or (0)
     for (std::size_t n = 0; n < N && layer.has_bias(); ++n) {
         for (std::size_t o = 0; o < out; ++o) {
-            gradients.bias(o) += grad_output(n, o);
+            gradients.bias(o) += grad_output(n, o);  // the bias is added to every row
         }
     }
+    // [linear_backward]
     return gradients;
+    // END EXERCISE
 }
 
 }  // namespace mha

@@ -1,6 +1,8 @@
 // Lesson 5 tests: the pieces every version shares besides the kernels: the
 // projections as runs of rows, and the flop count the benchmarks divide by.
 #include <cstddef>
+#include <cstdint>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include "fast/flop_count.hpp"
 #include "fast/float_parameters.hpp"
 #include "fast/projection.hpp"
+#include "fast/workspace.hpp"
 
 namespace {
 
@@ -47,6 +50,22 @@ TEST(ProjectionRuns, CoverEveryRowOnceInWholeSlivers) {
     ASSERT_EQ(runs.size(), 4u);
     EXPECT_EQ(runs[0].rows, 252u);
     EXPECT_EQ(runs[3].rows, 244u);
+}
+
+TEST(Workspace, EachThreadKeepsOneBufferPerPurposeAndOnlyGrowsIt) {
+    float* context = mha::workspace(mha::WorkspaceBuffer::context, 1000);
+    context[999] = 42.0f;  // the whole of it is usable
+    EXPECT_EQ(mha::workspace(mha::WorkspaceBuffer::context, 10), context);  // smaller: the same memory, kept
+    EXPECT_EQ(context[999], 42.0f);
+    float* scores = mha::workspace(mha::WorkspaceBuffer::scores, 1000);
+    EXPECT_NE(scores, context);  // another purpose, another buffer
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(scores) % 64, 0u);  // aligned for AVX-512 loads
+    float* grown = mha::workspace(mha::WorkspaceBuffer::context, 1 << 20);
+    grown[(1 << 20) - 1] = 1.0f;
+    EXPECT_EQ(grown[999], 42.0f);  // growing keeps what was there
+    float* other_thread = nullptr;
+    std::thread([&] { other_thread = mha::workspace(mha::WorkspaceBuffer::context, 10); }).join();
+    EXPECT_NE(other_thread, grown);  // a thread of its own, a buffer of its own
 }
 
 }  // namespace
