@@ -33,7 +33,7 @@ FastAttentionResult forward_v3_blocked(const FloatParameters& parameters, const 
             const float* q = projected.q + b * L * stride + h * d_k;  // (L, d_k), already scaled by 1/sqrt(d_k)
             const float* k = projected.k + b * S * stride + h * d_k;  // (S, d_k)
             const float* v = projected.v + b * S * stride + h * d_k;  // (S, d_k)
-            float* out = context + b * L * E + h * d_k;        // (L, d_k), row stride E
+            float* out = context + b * L * E + h * d_k;               // (L, d_k), row stride E
             float* weights = need_weights ? result.weights.data() + (b * H + h) * L * S : scratch;  // (L, S)
             const PackedView k_transposed = pack_b_transposed(k, stride, d_k, S, kernels.nr, packed_keys);
             const PackedView v_packed = pack_b(v, stride, S, d_k, kernels.nr, packed_values);

@@ -1,4 +1,4 @@
-// Tests of `mha bench` (src/cli/mha_command.cpp), which times lesson 5's fast
+// Tests of `mha bench` (src/cli/bench_command.cpp), which times lesson 5's fast
 // attention and prints one JSON object. Like mha_command_test.cpp they run the
 // real executable, whose path CMake passes in as MHA_COMMAND, and check
 //   - a good run: exit status 0, nothing on stderr, exactly one line on stdout

@@ -1,4 +1,4 @@
-// Tests of the `mha` command (src/cli/mha_command.cpp). They run the real
+// Tests of the `mha` command (src/cli/forward_command.cpp). They run the real
 // executable, whose path CMake passes in as MHA_COMMAND, on .npy files each
 // test writes into its own temporary folder, and check
 //   - bad input: exit status 2 and one line "mha: error: <file or option>: ..."
