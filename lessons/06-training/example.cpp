@@ -107,7 +107,7 @@ int main() {
 
     // ---- 2. The check every test makes: central differences ----
     std::printf("\nThe analytic gradients against central differences (f(x+h) - f(x-h)) / 2h, h = 1e-6,\n");
-    std::printf("of the loss above (no mask), as the relative error of the worst entry:\n\n");
+    std::printf("of the loss above (no mask): the largest difference over the largest entry:\n\n");
     const mha::AttentionMasks no_mask;
     const mha::MultiHeadAttentionGradients g = mha::multi_head_attention_backward(module, x, x, x, no_mask, grad_output);
     std::printf("  %-28s %s\n", "gradient of", "relative error");
