@@ -8,6 +8,7 @@
 //
 //   mha forward ...   forward_command.cpp   lesson 4's attention on .npy files
 //   mha bench ...     bench_command.cpp     a stopwatch for lesson 5's fast attention
+//   mha train ...     train_command.cpp     lesson 6: trains the tiny transformer on a task
 //   mha --help        the help text below, also for `mha forward --help` and `mha bench --help`
 #include <algorithm>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include "cli/bench_command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/forward_command.hpp"
+#include "cli/train_command.hpp"
 
 namespace {
 
@@ -35,6 +37,8 @@ Usage:
               --out OUT.npy [--weights-out W.npy] [--average-weights]
   mha bench --seq-len L --embed-dim E --num-heads H [--batch B] [--threads T]
             [--repeat R] [--version V]
+  mha train --task induction|coreference [--layers N] [--heads H] [--d-model D]
+            [--steps S] [--seed X] --out DIR
   mha --help                  this text (so do `mha forward --help` and `mha bench --help`)
 
 `mha forward` runs one forward pass of the course's mha::MultiHeadAttention
@@ -142,6 +146,40 @@ Options of `mha bench` (all whole numbers >= 1 but --version):
                         v3-blocked, v4-fused, v5-threaded (also blas, simd, blocked, fused,
                         threaded). Default: v5-threaded.
 
+`mha train` (lesson 6) trains the course's tiny attention-only transformer (token and
+position embeddings, attention layers on a residual stream, a read-out; no biases) with
+Adam, in double precision, on one of lesson 6's tasks, and says what its heads learned:
+  induction     sequences of 16 tokens ending in a segment repeated once; next-token
+                prediction, counted inside the repeat (where it is predictable)
+  coreference   "the animal didn't cross the street because it was too tired": at
+                the position of "it", name the noun it refers to
+While it trains, a progress bar with the loss goes to stderr. Into DIR it writes
+  weights/            the trained weights as .npy, under PyTorch's names:
+                      token_embedding.weight.npy, position_embedding.weight.npy,
+                      layers.0/in_proj_weight.npy, layers.0/out_proj.weight.npy, ...,
+                      readout.weight.npy, and model.json (layers, heads, causal)
+  heads_before.svg    every head's attention on an example, before training
+  heads_after.svg     the same after training
+  loss.svg            the training loss of every step
+and prints one JSON object on stdout: task, layers, heads, d_model, steps, seed,
+seconds, milliseconds_per_step (the median step), final_loss (the last step's),
+test_loss and test_accuracy (on held-out data, the same for every seed), and
+heads_scores, one entry per layer and head: previous_token_score and induction_score
+(induction), weight_on_referent and weight_on_other_noun (coreference).
+
+Options of `mha train`:
+  --task TASK           induction or coreference. Required.
+  --layers N            attention layers, 1 to 8. Default 2.
+  --heads H             heads per layer; must divide D. Default 2.
+  --d-model D           the width of the residual stream, 1 to 256. Default 16.
+  --steps S             Adam steps, 1 to 100000. Default: 600 (induction), 1000 (coreference).
+  --seed X              1 to 1000000000: the initial weights and the training batches.
+                        Default 1. The same seed gives the same numbers on every run.
+  --out DIR             the folder for the files above (created if missing). Required.
+
+Example: train the induction task and see the previous-token and induction heads:
+  ./build/default/mha train --task induction --seed 3 --out runs/induction-3
+
 Example: the memory of the fused version at L = 8192, where the scores of all heads would
 take 8 · 8192² floats = 2 GiB:
   ./build/default/mha bench --seq-len 8192 --embed-dim 512 --num-heads 8 --version v4 --repeat 3
@@ -156,6 +194,8 @@ void run_mha(const std::vector<std::string>& arguments) {
     const CLI::App& forward = mha::cli::add_forward_command(program, forward_options);
     mha::cli::BenchOptions bench_options;
     const CLI::App& bench = mha::cli::add_bench_command(program, bench_options);
+    mha::cli::TrainOptions train_options;
+    const CLI::App& train = mha::cli::add_train_command(program, train_options);
     // `mha help` is `mha --help`; the empty group keeps it out of the list of subcommands.
     program.add_subcommand("help")->group("")->preparse_callback([](std::size_t) { throw CLI::CallForHelp(); });
 
@@ -169,6 +209,8 @@ void run_mha(const std::vector<std::string>& arguments) {
         mha::cli::run_forward(forward_options);
     } else if (bench.parsed()) {
         mha::cli::run_bench(bench_options);
+    } else if (train.parsed()) {
+        mha::cli::run_train(train_options);
     } else {
         mha::cli::fail("subcommand", "missing; usage: mha forward --weights DIR --num-heads H --query Q.npy "
                                      "--out OUT.npy [options], or mha bench --seq-len L --embed-dim E "

@@ -54,4 +54,20 @@ Linear xavier_uniform_linear(std::size_t in_features, std::size_t out_features, 
     return layer;
 }
 
+Linear default_linear(std::size_t in_features, std::size_t out_features, bool with_bias, RandomGenerator& random) {
+    if (in_features == 0 || out_features == 0) {
+        throw std::invalid_argument("default_linear: in_features (" + std::to_string(in_features) +
+                                    ") and out_features (" + std::to_string(out_features) +
+                                    ") must both be at least 1");
+    }
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+    Linear layer;
+    layer.weight = xt::zeros<double>({out_features, in_features});  // (out, in)
+    for (double& w : layer.weight) {
+        w = random.uniform(-bound, bound);
+    }
+    layer.bias = xt::zeros<double>({with_bias ? out_features : std::size_t{0}});  // (out) or (0)
+    return layer;
+}
+
 }  // namespace mha

@@ -58,4 +58,17 @@ struct Linear {
 Linear xavier_uniform_linear(std::size_t in_features, std::size_t out_features, bool with_bias,
                              RandomGenerator& random);
 
+/// A linear layer initialised as PyTorch's `nn.Linear` is by default: weights
+/// uniform in [-1/sqrt(in_features), 1/sqrt(in_features)], the bias zero
+/// (PyTorch draws the bias too; the modules the course builds set it to zero).
+///
+/// @param in_features the size of each input vector.
+/// @param out_features the size of each output vector.
+/// @param with_bias whether the layer has a bias.
+/// @param random the generator to draw from.
+/// @return the layer: weight (out_features, in_features), bias (out_features) or (0).
+/// @throws std::invalid_argument if either size is 0.
+/// @see @ref lesson04
+Linear default_linear(std::size_t in_features, std::size_t out_features, bool with_bias, RandomGenerator& random);
+
 }  // namespace mha

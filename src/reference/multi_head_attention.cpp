@@ -219,12 +219,7 @@ MultiHeadAttention random_multi_head_attention(std::size_t embed_dim, std::size_
         module.value_projection = xavier_uniform_linear(vdim, embed_dim, with_bias, random);
     }
     // nn.Linear's default: uniform in [-1/sqrt(in_features), 1/sqrt(in_features)]; the bias starts at 0.
-    const double bound = 1.0 / std::sqrt(static_cast<double>(embed_dim));
-    module.output_projection.weight = xt::zeros<double>({embed_dim, embed_dim});
-    for (double& w : module.output_projection.weight) {
-        w = random.uniform(-bound, bound);
-    }
-    module.output_projection.bias = xt::zeros<double>({with_bias ? embed_dim : std::size_t{0}});
+    module.output_projection = default_linear(embed_dim, embed_dim, with_bias, random);
     return module;
 }
 

@@ -66,6 +66,11 @@ public:
     /// @see @ref lesson06
     void step(const std::vector<Matrix*>& parameters, const std::vector<const Matrix*>& gradients);
 
+    /// Changes the step size from the next step on (for a schedule such as warm-up).
+    /// @param learning_rate the new lr.
+    /// @see @ref lesson06
+    void set_learning_rate(double learning_rate) { settings_.learning_rate = learning_rate; }
+
     /// The number of steps taken so far.
     std::size_t steps() const { return steps_; }
 

@@ -77,7 +77,7 @@ AttentionOnlyTransformer random_attention_only_transformer(std::size_t vocabular
     for (std::size_t l = 0; l < num_layers; ++l) {
         model.layers.push_back(random_multi_head_attention(d_model, num_heads, /*with_bias=*/false, random));
     }
-    model.readout = xavier_uniform_linear(d_model, vocabulary_size, /*with_bias=*/false, random);  // (V, d_model)
+    model.readout = default_linear(d_model, vocabulary_size, /*with_bias=*/false, random);  // (V, d_model)
     model.causal = causal;
     return model;
 }

@@ -61,7 +61,7 @@ struct AttentionOnlyTransformer {
 
 /// A freshly initialised model: embeddings from N(0, 1) and the attention
 /// layers as PyTorch initialises nn.MultiheadAttention (lesson 4), the
-/// read-out Xavier-uniform.
+/// read-out as nn.Linear (default_linear): all as PyTorch would.
 ///
 /// @param vocabulary_size V.
 /// @param max_length the longest sequence.

@@ -86,6 +86,8 @@ void add_product_strided(double* C, std::size_t ldc, const double* A, std::size_
         case 24: return add_product_fixed<24>(C, ldc, A, a_row, a_column, B, ldb, n, k);
         case 32: return add_product_fixed<32>(C, ldc, A, a_row, a_column, B, ldb, n, k);
         case 48: return add_product_fixed<48>(C, ldc, A, a_row, a_column, B, ldb, n, k);
+        case 64: return add_product_fixed<64>(C, ldc, A, a_row, a_column, B, ldb, n, k);
+        case 96: return add_product_fixed<96>(C, ldc, A, a_row, a_column, B, ldb, n, k);
         default: return add_product_any(C, ldc, A, a_row, a_column, B, ldb, n, k, m);
     }
 }

@@ -1,0 +1,205 @@
+// `mha train` (lesson 6): trains the tiny transformer on a task and prints,
+// as one JSON object, how well it does and what every head attends to.
+#include "cli/train_command.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command_line.hpp"
+#include "io/heatmap.hpp"
+#include "io/line_chart.hpp"
+#include "io/model_files.hpp"
+
+namespace mha::cli {
+
+namespace {
+
+// The largest sizes `mha train` accepts: far above what the tasks need, low
+// enough that a typo (--steps 1000000000) is refused rather than run for days.
+constexpr std::size_t max_layers = 8, max_d_model = 256, max_steps = 100000;
+constexpr std::uint64_t max_seed = 1'000'000'000;
+
+void check_options(const TrainOptions& options) {
+    const mha::TrainingOptions& o = options.training;
+    if (o.layers > max_layers) {
+        fail("--layers", std::to_string(o.layers) + " is more than " + std::to_string(max_layers) +
+                             "; the tasks need 1 or 2");
+    }
+    if (o.d_model > max_d_model) {
+        fail("--d-model", std::to_string(o.d_model) + " is more than " + std::to_string(max_d_model));
+    }
+    if (o.heads > o.d_model || o.d_model % o.heads != 0) {
+        fail("--heads", "H = " + std::to_string(o.heads) + " does not divide d_model = " + std::to_string(o.d_model) +
+                            "; every head gets d_model / H columns");
+    }
+    if (o.steps > max_steps) {
+        fail("--steps", std::to_string(o.steps) + " is more than " + std::to_string(max_steps));
+    }
+    if (o.seed > max_seed) {
+        fail("--seed", std::to_string(o.seed) + " is more than " + std::to_string(max_seed));
+    }
+}
+
+// A progress bar on stderr, redrawn in place on a terminal; in a log, a line every tenth of the way.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::size_t steps) : steps_(steps), terminal_(isatty(STDERR_FILENO) != 0) {}
+
+    void update(std::size_t step, double loss) {
+        const std::size_t tenth = std::max<std::size_t>(1, steps_ / 10);
+        if (terminal_ ? (step % std::max<std::size_t>(1, steps_ / 100) != 0 && step != steps_)
+                      : (step % tenth != 0 && step != steps_)) {
+            return;
+        }
+        const std::size_t filled = 30 * step / steps_;
+        char line[160];
+        std::snprintf(line, sizeof line, "[%s%s] step %zu/%zu  loss %.4f", std::string(filled, '#').c_str(),
+                      std::string(30 - filled, '.').c_str(), step, steps_, loss);
+        std::cerr << (terminal_ ? "\r" : "") << line << (terminal_ && step != steps_ ? "" : "\n") << std::flush;
+    }
+
+private:
+    std::size_t steps_;
+    bool terminal_;
+};
+
+// The sequences the heatmaps show: one held-out induction sequence, or the course's two sentences.
+std::vector<std::vector<std::size_t>> example_sequences(mha::Task task, std::vector<std::string>& names) {
+    if (task == mha::Task::induction) {
+        for (const mha::InductionSequence& sequence : mha::held_out_data(task).induction) {
+            if (sequence.segment_length >= 6) {  // a long repeat reads best
+                names = {""};
+                return {sequence.tokens};
+            }
+        }
+    }
+    names = {"tired", "wide"};
+    return {mha::coreference_tokens("the animal didn't cross the street because it was too tired"),
+            mha::coreference_tokens("the animal didn't cross the street because it was too wide")};
+}
+
+std::vector<std::string> labels(mha::Task task, const std::vector<std::size_t>& tokens) {
+    std::vector<std::string> text;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        text.push_back(task == mha::Task::induction ? std::to_string(tokens[i])
+                                                    : mha::coreference_vocabulary()[tokens[i]]);
+    }
+    return text;
+}
+
+// Every head of every layer on the example sequences: one row of panels per (sequence, layer).
+std::string heads_figure(const mha::AttentionOnlyTransformer& model, mha::Task task, const std::string& when) {
+    std::vector<std::string> names;
+    std::vector<std::string> panels;
+    for (const auto& tokens : example_sequences(task, names)) {
+        const std::string name = names[panels.size() / (model.layers.size() * model.num_heads())];
+        const std::vector<std::vector<mha::Matrix>> maps = mha::attention_maps(model, tokens);
+        for (std::size_t l = 0; l < maps.size(); ++l) {
+            for (std::size_t h = 0; h < maps[l].size(); ++h) {
+                const std::string title = (name.empty() ? "" : "\"" + name + "\" · ") + when + " · layer " +
+                                          std::to_string(l) + ", head " + std::to_string(h);
+                panels.push_back(mha::svg_heatmap(maps[l][h], labels(task, tokens), labels(task, tokens), title));
+            }
+        }
+    }
+    return mha::svg_side_by_side(panels, model.num_heads());
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream file(path);
+    file << text;
+    if (!file.flush()) {
+        fail("--out", path + " could not be written");
+    }
+}
+
+}  // namespace
+
+CLI::App& add_train_command(CLI::App& program, TrainOptions& options) {
+    CLI::App& train = *program.add_subcommand("train", "trains lesson 6's tiny transformer on a task");
+    add_help_flag(train);
+    add_value_option(train, "--task", "TASK", [&options](const std::string& text) {
+        if (text == "induction") {
+            options.training.task = mha::Task::induction;
+        } else if (text == "coreference") {
+            options.training.task = mha::Task::coreference;
+        } else {
+            fail("--task", "'" + text + "' is not a task; give induction or coreference");
+        }
+    })->required();
+    add_whole_number_option(train, "--layers", "N", options.training.layers);
+    add_whole_number_option(train, "--heads", "H", options.training.heads);
+    add_whole_number_option(train, "--d-model", "D", options.training.d_model);
+    add_whole_number_option(train, "--steps", "S", options.training.steps);
+    add_value_option(train, "--seed", "X", [&options](const std::string& text) {
+        options.training.seed = parse_whole_number("--seed", text);
+    });
+    add_path_option(train, "--out", "DIR", options.out)->required();
+    return train;
+}
+
+void run_train(const TrainOptions& options) {
+    check_options(options);
+    std::error_code error;
+    std::filesystem::create_directories(options.out, error);
+    if (error || !std::filesystem::is_directory(options.out)) {
+        fail("--out", options.out + " is not a folder that can be created: " + error.message());
+    }
+    const mha::TrainingOptions& o = options.training;
+    const std::size_t steps = o.steps == 0 ? mha::default_steps(o.task) : o.steps;
+
+    ProgressBar bar(steps);
+    const mha::TrainingResult result = mha::train(o, [&bar](std::size_t step, double loss) { bar.update(step, loss); });
+    const mha::Evaluation evaluation = mha::evaluate(result.model, o.task, mha::held_out_data(o.task));
+
+    // The files: the weights, the heads before and after, the loss curve.
+    mha::save_transformer(result.model, options.out + "/weights");
+    write_text(options.out + "/heads_before.svg", heads_figure(result.initial_model, o.task, "before"));
+    write_text(options.out + "/heads_after.svg", heads_figure(result.model, o.task, "after"));
+    write_text(options.out + "/loss.svg",
+               mha::svg_line_chart({{"training loss", result.losses, "#1f5fa8"}},
+                                   mha::task_name(o.task) + ": loss per step", "step", "loss", true));
+
+    nlohmann::ordered_json json;
+    json["task"] = mha::task_name(o.task);
+    json["layers"] = o.layers;
+    json["heads"] = o.heads;
+    json["d_model"] = o.d_model;
+    json["steps"] = steps;
+    json["seed"] = o.seed;
+    json["seconds"] = result.seconds;
+    json["milliseconds_per_step"] = result.milliseconds_per_step;
+    json["final_loss"] = result.losses.back();
+    json["test_loss"] = evaluation.loss;
+    json["test_accuracy"] = evaluation.accuracy;
+    nlohmann::ordered_json heads = nlohmann::ordered_json::array();
+    for (std::size_t l = 0; l < o.layers; ++l) {
+        for (std::size_t h = 0; h < o.heads; ++h) {
+            nlohmann::ordered_json head;
+            head["layer"] = l;
+            head["head"] = h;
+            const mha::HeadScores& scores = evaluation.scores;
+            if (o.task == mha::Task::induction) {
+                head["previous_token_score"] = scores.previous_token[l][h];
+                head["induction_score"] = scores.induction[l][h];
+            } else {
+                head["weight_on_referent"] = scores.weight_on_referent[l][h];
+                head["weight_on_other_noun"] = scores.weight_on_other_noun[l][h];
+            }
+            heads.push_back(head);
+        }
+    }
+    json["heads_scores"] = heads;
+    json["out"] = options.out;
+    std::cout << json.dump() << std::endl;
+}
+
+}  // namespace mha::cli
