@@ -48,13 +48,25 @@ Files written into the check folder (--check-dir):
     expected_average_weights.npy   (B, L, S)    float64: the same averaged over the heads
     README.txt                     what this list says, and the `mha forward` command to run
 
+and with --backward, for lesson 6's `mha backward`:
+
+    grad_output.npy                (B, L, E)    a random dL/doutput, in the query's dtype
+    expected_grads/                PyTorch autograd's float64 gradients, named as
+                                   `mha backward --grads-out` names them:
+      query.grad.npy, key.grad.npy, value.grad.npy    (B, L, E), (B, S, kdim), (B, S, vdim)
+      in_proj_weight.npy, ... out_proj.bias.npy       each parameter's .grad, under its
+                                                      state_dict() name
+
 The expected results are computed by PyTorch in float64 on the inputs as saved
 (float32 inputs are widened exactly), in eval() mode, with batch_first=True.
+The gradients are those of output.backward(grad_output) with query, key and
+value three separate leaf tensors, as `mha backward` treats them, also for
+self-attention, where the three hold the same numbers.
 --causal is not a file: torch 1.13's nn.MultiheadAttention has no is_causal,
 so the reference ORs the causal mask into attn_mask, and `mha forward` must be
 given --causal. The random masks never mask key 0, which every query may see
 even with --causal, so no query has all its keys masked: PyTorch gives NaN for
-such a row where the course gives zeros.
+such a row (in the output and in the gradients) where the course gives zeros.
 
 The same --seed always writes the same numbers.
 """
@@ -142,17 +154,10 @@ def causal_mask(query_count, key_count):
     return torch.ones(query_count, key_count, dtype=torch.bool).triu(diagonal=1)
 
 
-def reference(module, query, key, value, attn_mask=None, key_padding_mask=None, causal=False):
-    """PyTorch's results for the course's `mha forward` on the same inputs.
-
-    query (B, L, E) or unbatched (L, E); key, value likewise, batch first;
-    attn_mask (L, S) or (B*H, L, S), bool or float; key_padding_mask (B, S) or
-    (S), bool; causal ORs causal_mask(L, S) into attn_mask (a float attn_mask
-    gets -inf there). Everything is computed in float64, on a float64 copy of
-    the module in eval() mode. Returns (output, weights per head, averaged
-    weights) as float64 tensors: (B, L, E), (B, H, L, S), (B, L, S), without B
-    for unbatched input.
-    """
+def float64_call(module, query, key, value, attn_mask, causal):
+    """What reference() and reference_gradients() share: a float64 copy of the
+    module in eval() mode, the inputs widened to float64 (exactly, from float32),
+    and attn_mask with the causal mask ORed in (a float attn_mask gets -inf there)."""
     module = copy.deepcopy(module).to(torch.float64).eval()
     query, key, value = (x.to(torch.float64) for x in (query, key, value))
     if causal:
@@ -165,6 +170,21 @@ def reference(module, query, key, value, attn_mask=None, key_padding_mask=None, 
             attn_mask = attn_mask.masked_fill(mask, -math.inf)
     if attn_mask is not None and attn_mask.is_floating_point():
         attn_mask = attn_mask.to(torch.float64)
+    return module, query, key, value, attn_mask
+
+
+def reference(module, query, key, value, attn_mask=None, key_padding_mask=None, causal=False):
+    """PyTorch's results for the course's `mha forward` on the same inputs.
+
+    query (B, L, E) or unbatched (L, E); key, value likewise, batch first;
+    attn_mask (L, S) or (B*H, L, S), bool or float; key_padding_mask (B, S) or
+    (S), bool; causal ORs causal_mask(L, S) into attn_mask (a float attn_mask
+    gets -inf there). Everything is computed in float64, on a float64 copy of
+    the module in eval() mode. Returns (output, weights per head, averaged
+    weights) as float64 tensors: (B, L, E), (B, H, L, S), (B, L, S), without B
+    for unbatched input.
+    """
+    module, query, key, value, attn_mask = float64_call(module, query, key, value, attn_mask, causal)
     batched = query.dim() == 3
     if batched and not module.batch_first:
         query, key, value = (x.transpose(0, 1) for x in (query, key, value))  # (B, L, E) -> (L, B, E)
@@ -178,6 +198,33 @@ def reference(module, query, key, value, attn_mask=None, key_padding_mask=None, 
     if batched and not module.batch_first:
         output = output.transpose(0, 1)
     return output, results[0][1], results[1][1]
+
+
+def reference_gradients(module, query, key, value, grad_output, attn_mask=None, key_padding_mask=None,
+                        causal=False):
+    """PyTorch autograd's gradients for the course's `mha backward` on the same inputs.
+
+    The inputs and masks are as for reference(); grad_output, dL/doutput, has
+    the output's shape, the query's. query, key and value become three separate
+    float64 leaf tensors (even when they hold the same numbers, as in
+    self-attention), the float64 copy of the module runs forward, and
+    output.backward(grad_output) fills every .grad. Returns a dict of float64
+    tensors named as `mha backward` names its files, without ".npy":
+    "query.grad", "key.grad", "value.grad" (the inputs' shapes), and each
+    parameter's gradient under its state_dict() name ("in_proj_weight", ...).
+    """
+    module, query, key, value, attn_mask = float64_call(module, query, key, value, attn_mask, causal)
+    if not module.batch_first:
+        raise ValueError("reference_gradients() takes a module made with batch_first=True")
+    leaves = {name: x.detach().clone().requires_grad_(True) for name, x in (("query", query), ("key", key),
+                                                                             ("value", value))}
+    output, _ = module(leaves["query"], leaves["key"], leaves["value"], key_padding_mask=key_padding_mask,
+                       need_weights=False, attn_mask=attn_mask)
+    output.backward(grad_output.to(torch.float64))
+    gradients = {f"{name}.grad": leaf.grad for name, leaf in leaves.items()}
+    for name, parameter in module.named_parameters():  # the state_dict() names: in_proj_weight, out_proj.bias, ...
+        gradients[name] = parameter.grad if parameter.grad is not None else torch.zeros_like(parameter)
+    return gradients
 
 
 # ---------------------------------------------------------------------------
@@ -224,30 +271,38 @@ def random_inputs(arguments, generator):
     return query, key, value, attn_mask, key_padding_mask
 
 
-def mha_command(arguments, weights_dir, files):
-    """The `mha forward` command that should reproduce the check folder's results."""
-    words = ["./build/default/mha", "forward", "--weights", str(weights_dir),
+def mha_command(arguments, weights_dir, files, subcommand="forward"):
+    """The `mha forward` (or `mha backward`) command that should reproduce the check folder's results."""
+    words = ["./build/default/mha", subcommand, "--weights", str(weights_dir),
              "--num-heads", str(arguments.num_heads), "--query", str(files["query"])]
     for option in ("key", "value", "attn_mask", "key_padding_mask"):
         if option in files:
             words += ["--" + option.replace("_", "-"), str(files[option])]
     if arguments.causal:
         words.append("--causal")
-    words += ["--out", "out.npy", "--weights-out", "weights.npy"]
+    if subcommand == "forward":
+        words += ["--out", "out.npy", "--weights-out", "weights.npy"]
+    else:
+        words += ["--grad-output", str(files["grad_output"]), "--grads-out", "grads"]
     return " ".join(shlex.quote(word) for word in words)
 
 
 def write_check_folder(arguments, module, generator):
-    """Writes random inputs, masks and PyTorch's float64 results into --check-dir."""
+    """Writes random inputs, masks and PyTorch's float64 results (and, with --backward, dL/doutput and
+    autograd's gradients) into --check-dir; returns the `mha forward` and `mha backward` commands
+    (None without --backward) that should reproduce them."""
     check_dir = Path(arguments.check_dir)
     check_dir.mkdir(parents=True, exist_ok=True)
-    for stale in check_dir.glob("*.npy"):  # files of an earlier run with other options
+    for stale in [*check_dir.glob("*.npy"), *check_dir.glob("expected_grads/*.npy")]:  # of an earlier run
         stale.unlink()
     query, key, value, attn_mask, key_padding_mask = random_inputs(arguments, generator)
+    # dL/doutput, drawn after everything else, so that --backward changes none of the numbers above.
+    grad_output = torch.randn(*query.shape, generator=generator, dtype=torch.float64).to(query.dtype) \
+        if arguments.backward else None
 
     files = {}
     for name, tensor in (("query", query), ("key", key), ("value", value), ("attn_mask", attn_mask),
-                         ("key_padding_mask", key_padding_mask)):
+                         ("key_padding_mask", key_padding_mask), ("grad_output", grad_output)):
         if tensor is not None:
             files[name] = check_dir / f"{name}.npy"
             np.save(files[name], tensor.numpy())
@@ -260,10 +315,25 @@ def write_check_folder(arguments, module, generator):
         np.save(check_dir / f"{name}.npy", tensor.numpy())
     if not torch.isfinite(output).all():
         raise AssertionError("PyTorch's output holds NaN: some query has all its keys masked")
+    if arguments.backward:
+        (check_dir / "expected_grads").mkdir(exist_ok=True)
+        gradients = reference_gradients(
+            module, query, query if key is None else key, query if value is None else value, grad_output,
+            attn_mask=attn_mask, key_padding_mask=key_padding_mask, causal=arguments.causal)
+        for name, tensor in gradients.items():
+            if not torch.isfinite(tensor).all():  # as for the output: a fully masked query gives NaN
+                raise AssertionError(f"PyTorch's gradient {name} holds NaN: some query has all its keys masked")
+            np.save(check_dir / "expected_grads" / f"{name}.npy", tensor.detach().numpy())
 
     command = mha_command(arguments, arguments.directory, files)
-    shapes = "\n".join(f"    {path.name:<30} {tuple(np.load(path).shape)} {np.load(path).dtype}"
-                       for path in sorted(check_dir.glob("*.npy")))
+    shapes = "\n".join(f"    {str(path.relative_to(check_dir)):<{34 if arguments.backward else 30}} {tuple(np.load(path).shape)} {np.load(path).dtype}"
+                       for path in sorted([*check_dir.glob("*.npy"), *check_dir.glob("expected_grads/*.npy")]))
+    backward_command = mha_command(arguments, arguments.directory, files, "backward") if arguments.backward else None
+    backward = "" if not arguments.backward else (
+        f"\nThe course's gradients, given grad_output.npy (dL/doutput), from the same folder:\n\n"
+        f"    {backward_command}\n\n"
+        f"every file in grads/ should equal the file of the same name in expected_grads/ to about 1e-14\n"
+        f"(1e-6 relative for float32 inputs).\n")
     (check_dir / "README.txt").write_text(
         f"Written by: /usr/bin/python3 scripts/export_pytorch_mha.py {' '.join(shlex.quote(a) for a in sys.argv[1:])}\n"
         f"torch {torch.__version__}, numpy {np.__version__}\n\n"
@@ -275,8 +345,9 @@ def write_check_folder(arguments, module, generator):
         f"The course's results, from the folder the script ran in (normally the repository's top folder):\n\n"
         f"    {command}\n\n"
         f"out.npy should equal expected_output.npy and weights.npy expected_weights.npy to about 1e-15\n"
-        f"(1e-7 for float32 inputs); with --average-weights, weights.npy is expected_average_weights.npy.\n")
-    return command
+        f"(1e-7 for float32 inputs); with --average-weights, weights.npy is expected_average_weights.npy.\n"
+        f"{backward}")
+    return command, backward_command
 
 
 def parse_arguments():
@@ -308,11 +379,16 @@ def parse_arguments():
     check.add_argument("--key-padding-mask", action="store_true", help="write a random key_padding_mask.npy")
     check.add_argument("--causal", action="store_true",
                        help="PyTorch's results use the causal mask too (give `mha forward` --causal)")
+    check.add_argument("--backward", action="store_true",
+                       help="also write a random grad_output.npy and PyTorch autograd's float64 gradients "
+                            "into expected_grads/, for `mha backward`")
     arguments = parser.parse_args()
     if arguments.embed_dim < 1 or arguments.num_heads < 1 or arguments.embed_dim % arguments.num_heads:
         parser.error(f"--num-heads {arguments.num_heads} must be >= 1 and divide --embed-dim {arguments.embed_dim}")
     if (arguments.kdim or arguments.vdim) and arguments.check_dir and not arguments.cross:
         parser.error("--kdim and --vdim need --cross: self-attention uses the query as key and value")
+    if arguments.backward and not arguments.check_dir:
+        parser.error("--backward writes into the check folder: give --check-dir too")
     if min(arguments.batch, arguments.query_length, arguments.key_length) < 1:
         parser.error("--batch, --query-length and --key-length must be >= 1")
     return arguments
@@ -332,9 +408,12 @@ def main():
         print(f"wrote {path} {tuple(np.load(path).shape)}")
     if arguments.check_dir:
         generator = torch.Generator().manual_seed(arguments.seed + 1)  # the inputs
-        command = write_check_folder(arguments, module, generator)
+        command, backward_command = write_check_folder(arguments, module, generator)
         print(f"wrote the inputs and PyTorch's results into {arguments.check_dir}; "
               f"now run, from this folder:\n  {command}")
+        if backward_command:
+            print(f"and, for the gradients (PyTorch's are in {Path(arguments.check_dir) / 'expected_grads'}):\n"
+                  f"  {backward_command}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@
 //               --out OUT.npy [--weights-out W.npy] [--average-weights]
 #pragma once
 
-#include <cstddef>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "cli/attention_inputs.hpp"
 
 /// @file
 /// @brief `mha forward`: lesson 4's attention on .npy files (introduced in @ref lesson04).
@@ -20,17 +21,10 @@ namespace mha::cli {
 
 /// What `mha forward` was asked to do; the paths are as given on the command line.
 struct ForwardOptions {
-    std::string weights_dir;                           ///< `--weights`: the folder of PyTorch-named parameter files.
-    std::size_t num_heads = 0;                         ///< `--num-heads`: H, which the files do not record.
-    std::string query_path;                            ///< `--query`: (B, L, E), or (L, E) unbatched.
-    std::optional<std::string> key_path;               ///< `--key`: (B, S, kdim); by default the query.
-    std::optional<std::string> value_path;             ///< `--value`: (B, S, vdim); by default the query.
-    std::optional<std::string> attn_mask_path;         ///< `--attn-mask`: (L, S) or (B·H, L, S).
-    std::optional<std::string> key_padding_mask_path;  ///< `--key-padding-mask`: (B, S), or (S) unbatched.
-    bool causal = false;                               ///< `--causal`: also the look-ahead mask.
-    std::string out_path;                              ///< `--out`: where the output goes, in the query's dtype.
-    std::optional<std::string> weights_out_path;       ///< `--weights-out`: where the weights go, if anywhere.
-    bool average_weights = false;                      ///< `--average-weights`: the weights averaged over the heads.
+    AttentionInputOptions inputs;                 ///< `--weights` ... `--causal`, as `mha backward` has them.
+    std::string out_path;                         ///< `--out`: where the output goes, in the query's dtype.
+    std::optional<std::string> weights_out_path;  ///< `--weights-out`: where the weights go, if anywhere.
+    bool average_weights = false;                 ///< `--average-weights`: the weights averaged over the heads.
 };
 
 /// Adds the subcommand `forward` and its options to the program.

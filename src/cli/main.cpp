@@ -8,8 +8,10 @@
 //
 //   mha forward ...   forward_command.cpp   lesson 4's attention on .npy files
 //   mha bench ...     bench_command.cpp     a stopwatch for lesson 5's fast attention
+//   mha backward ...  backward_command.cpp  lesson 6's gradients of lesson 4's attention
 //   mha train ...     train_command.cpp     lesson 6: trains the tiny transformer on a task
-//   mha --help        the help text below, also for `mha forward --help` and `mha bench --help`
+//   mha --help        the help text below, also for `mha SUBCOMMAND --help`
+// forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
 #include <iostream>
 #include <new>
@@ -19,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/backward_command.hpp"
 #include "cli/bench_command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/forward_command.hpp"
@@ -26,8 +29,8 @@
 
 namespace {
 
-// `mha --help`, `mha forward --help` and `mha bench --help` all print this: the
-// subcommands are few enough for one page.
+// `mha --help`, `mha forward --help`, `mha backward --help` and `mha bench --help`
+// all print this: the subcommands are few enough for one page.
 const char* const help_text = R"(mha: multi-head attention from the course "Multi-Head Attention from Scratch in C++",
 computing what PyTorch's nn.MultiheadAttention computes, on NumPy .npy files.
 
@@ -35,11 +38,14 @@ Usage:
   mha forward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
               [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
               --out OUT.npy [--weights-out W.npy] [--average-weights]
+  mha backward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
+               [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
+               --grad-output DY.npy --grads-out DIR
   mha bench --seq-len L --embed-dim E --num-heads H [--batch B] [--threads T]
             [--repeat R] [--version V]
   mha train --task induction|coreference [--layers N] [--heads H] [--d-model D]
             [--steps S] [--seed X] --out DIR
-  mha --help                  this text (so do `mha forward --help` and `mha bench --help`)
+  mha --help                  this text (so does `mha SUBCOMMAND --help`)
 
 `mha forward` runs one forward pass of the course's mha::MultiHeadAttention
 (lesson 4): the same computation as PyTorch's nn.MultiheadAttention(E, H,
@@ -99,13 +105,14 @@ Masks (PyTorch's conventions; all masks given are added up):
   happens in every head, the query's output row is out_proj's bias (zero without bias).
 
 Exit status:
-  0  success: `mha forward` prints one line per file written on stdout, `mha bench` its
-     JSON object.
+  0  success: `mha forward` and `mha backward` print one line per file written on stdout,
+     `mha bench` its JSON object.
   2  bad input: a missing, unreadable, truncated or non-.npy file; a wrong dtype or shape;
      NaN or infinity in an input; E not divisible by H; a mask of the wrong shape; key and
-     value that do not match; an unknown, repeated or missing option; a --num-heads (or a
-     number of `mha bench`) that is not a whole number >= 1; an unknown --version; an
-     output file that cannot be written. Exactly one line goes to
+     value that do not match; a --grad-output that is not of the query's shape; an
+     unknown, repeated or missing option; a --num-heads (or a number of `mha bench`) that
+     is not a whole number >= 1; an unknown --version; an output file or folder that
+     cannot be written. Exactly one line goes to
      stderr:  mha: error: <file or option>: <what is wrong>
   1  an internal error: out of memory, a bug in the course (please report it), or, in an
      exercise workspace (./scripts/course), an exercise not written yet.
@@ -119,6 +126,34 @@ the course's attention on them, and compare (/usr/bin/python3 is Debian's, with 
       --key-padding-mask check/key_padding_mask.npy --causal \
       --out out.npy --weights-out weights.npy
   # out.npy should equal check/expected_output.npy, weights.npy check/expected_weights.npy
+
+`mha backward` (lesson 6) computes the gradients of the same call, in float64, given dY,
+the gradient of a loss L with respect to the output: what PyTorch's autograd gives for
+output.backward(dY) when query, key and value are three separate leaf tensors. It takes
+the options of `mha forward` that name the inputs (--weights to --causal, as above) and:
+  --grad-output DY.npy  dL/doutput: the output's shape, which is the query's, (B, L, E) or
+                        (L, E); float32 or float64, finite numbers only.
+  --grads-out DIR       the folder to write the gradients into, created if missing; files of
+                        the same names are overwritten. All are in Q's dtype:
+                          query.grad.npy (B, L, E), key.grad.npy (B, S, kdim) and
+                          value.grad.npy (B, S, vdim), without B for unbatched input;
+                          every parameter's gradient under the parameter's file name, as in
+                          --weights: in_proj_weight.npy (3E, E), or q_proj_weight.npy,
+                          k_proj_weight.npy and v_proj_weight.npy; out_proj.weight.npy (E, E);
+                          in_proj_bias.npy (3E) and out_proj.bias.npy (E) with biases.
+                        It may not be the --weights folder, whose files have the same names.
+Without --key and --value (self-attention), the gradient of the one tensor that is query,
+key and value is the sum of query.grad.npy, key.grad.npy and value.grad.npy. A fully
+masked query passes no gradient back (PyTorch gives NaN there).
+
+Example: PyTorch's gradients too (export_pytorch_mha.py --backward writes a random dY,
+check/grad_output.npy, and autograd's float64 gradients into check/expected_grads):
+  /usr/bin/python3 scripts/export_pytorch_mha.py --embed-dim 8 --num-heads 2 --cross \
+      --causal --backward --check-dir check check/weights
+  ./build/default/mha backward --weights check/weights --num-heads 2 \
+      --query check/query.npy --key check/key.npy --value check/value.npy --causal \
+      --grad-output check/grad_output.npy --grads-out grads
+  # every file in grads/ should equal the file of the same name in check/expected_grads
 
 `mha bench` times lesson 5's fast attention, mha::FastMultiHeadAttention, in float32:
 self-attention of a random (B, L, E) input through a random module (the same seed every
@@ -194,6 +229,8 @@ void run_mha(const std::vector<std::string>& arguments) {
     const CLI::App& forward = mha::cli::add_forward_command(program, forward_options);
     mha::cli::BenchOptions bench_options;
     const CLI::App& bench = mha::cli::add_bench_command(program, bench_options);
+    mha::cli::BackwardOptions backward_options;
+    const CLI::App& backward = mha::cli::add_backward_command(program, backward_options);
     mha::cli::TrainOptions train_options;
     const CLI::App& train = mha::cli::add_train_command(program, train_options);
     // `mha help` is `mha --help`; the empty group keeps it out of the list of subcommands.
@@ -209,12 +246,16 @@ void run_mha(const std::vector<std::string>& arguments) {
         mha::cli::run_forward(forward_options);
     } else if (bench.parsed()) {
         mha::cli::run_bench(bench_options);
+    } else if (backward.parsed()) {
+        mha::cli::run_backward(backward_options);
     } else if (train.parsed()) {
         mha::cli::run_train(train_options);
     } else {
         mha::cli::fail("subcommand", "missing; usage: mha forward --weights DIR --num-heads H --query Q.npy "
-                                     "--out OUT.npy [options], or mha bench --seq-len L --embed-dim E "
-                                     "--num-heads H [options] (see 'mha --help')");
+                                     "--out OUT.npy [options], mha backward (the same inputs) --grad-output "
+                                     "DY.npy --grads-out DIR, mha bench --seq-len L --embed-dim E "
+                                     "--num-heads H [options], or mha train --task induction|coreference "
+                                     "--out DIR [options] (see 'mha --help')");
     }
 }
 

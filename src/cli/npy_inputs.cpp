@@ -88,6 +88,27 @@ xt::xarray<double> read_sequences(const std::string& path, const std::string& op
     return std::move(array.values);
 }
 
+xt::xarray<double> read_floats_of_shape(const std::string& path, const std::string& option,
+                                        const std::vector<std::size_t>& shape, const std::string& whose,
+                                        mha::NpyType* type) {
+    mha::NpyArray array = read_npy_input(path, option);
+    if (array.type == mha::NpyType::boolean) {
+        fail(path, "holds bool elements, but " + option + " must be float32 or float64");
+    }
+    if (shape_of(array.values) != shape) {
+        fail(path, "has shape " + numpy_shape_string(shape_of(array.values)) + " but " + option + " must have " +
+                       whose + " = " + numpy_shape_string(shape));
+    }
+    const std::string refused = first_refused_value(array.values, [](double x) { return std::isfinite(x); });
+    if (!refused.empty()) {
+        fail(path, refused + "; " + option + " must hold finite numbers only");
+    }
+    if (type != nullptr) {
+        *type = array.type;
+    }
+    return std::move(array.values);
+}
+
 mha::NpyArray read_mask(const std::string& path, const std::string& option) {
     mha::NpyArray mask = read_npy_input(path, option);
     if (mask.type != mha::NpyType::boolean) {

@@ -62,6 +62,23 @@ mha::NpyArray read_npy_input(const std::string& path, const std::string& option)
 xt::xarray<double> read_sequences(const std::string& path, const std::string& option, std::optional<bool> batched,
                                   mha::NpyType* type = nullptr);
 
+/// Reads an array that must have exactly the given shape, such as `--grad-output`,
+/// which has the output's shape: float32 or float64, finite numbers only.
+///
+/// @param path the file.
+/// @param option such as `--grad-output`, for the messages.
+/// @param shape the shape it must have, as the user sees it, such as (B, L, E) = {2, 4, 8}.
+/// @param whose what that shape is, for the message, such as "the query's shape (B, L, E)".
+/// @param type if not null, set to the file's element type.
+/// @return the values, of that shape.
+/// @throws InputError naming the path if the file is bool, has another shape
+///         (the message gives both), or holds NaN or infinity (with its index).
+/// @throws std::runtime_error as read_npy_input() does.
+/// @see @ref lesson06
+xt::xarray<double> read_floats_of_shape(const std::string& path, const std::string& option,
+                                        const std::vector<std::size_t>& shape, const std::string& whose,
+                                        mha::NpyType* type = nullptr);
+
 /// Reads a mask: bool, float32 or float64, any shape; a float mask may hold
 /// finite numbers and -inf only (mha::is_finite_or_minus_infinity()).
 ///

@@ -35,23 +35,33 @@ void require_shape(const std::string& path, const xt::xarray<double>& values, co
 
 }  // namespace
 
-void save_parameters(const MultiHeadAttention& module, const std::string& directory) {
+std::vector<std::string> save_parameters(const MultiHeadAttention& module, const std::string& directory,
+                                         NpyType type) {
     module.check();
+    if (type == NpyType::boolean) {
+        throw std::invalid_argument("save_parameters: parameters are saved as float32 or float64, not bool");
+    }
+    std::vector<std::string> written;
+    const auto save = [&](const std::string& name, const xt::xarray<double>& values) {
+        written.push_back(file_in(directory, name));
+        write_npy(written.back(), values, type);
+    };
     const std::size_t E = module.embed_dim();
     const QueryKeyValueProjections input = {module.query_projection, module.key_projection, module.value_projection};
     if (module.kdim() == E && module.vdim() == E) {
         // PyTorch's packed form: W_q over W_k over W_v, (3E, E).
-        write_npy(file_in(directory, "in_proj_weight.npy"), stack_projections(input).weight, NpyType::float64);
+        save("in_proj_weight.npy", stack_projections(input).weight);
     } else {
-        write_npy(file_in(directory, "q_proj_weight.npy"), input.query.weight, NpyType::float64);
-        write_npy(file_in(directory, "k_proj_weight.npy"), input.key.weight, NpyType::float64);
-        write_npy(file_in(directory, "v_proj_weight.npy"), input.value.weight, NpyType::float64);
+        save("q_proj_weight.npy", input.query.weight);  // (E, E)
+        save("k_proj_weight.npy", input.key.weight);    // (E, kdim)
+        save("v_proj_weight.npy", input.value.weight);  // (E, vdim)
     }
     if (module.query_projection.has_bias()) {
-        write_npy(file_in(directory, "in_proj_bias.npy"), stack_biases(input), NpyType::float64);  // (3E)
-        write_npy(file_in(directory, "out_proj.bias.npy"), module.output_projection.bias, NpyType::float64);
+        save("in_proj_bias.npy", stack_biases(input));  // (3E)
+        save("out_proj.bias.npy", module.output_projection.bias);
     }
-    write_npy(file_in(directory, "out_proj.weight.npy"), module.output_projection.weight, NpyType::float64);
+    save("out_proj.weight.npy", module.output_projection.weight);
+    return written;
 }
 
 MultiHeadAttention load_parameters(const std::string& directory, std::size_t num_heads) {

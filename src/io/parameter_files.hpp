@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include "io/npy_file.hpp"
 #include "reference/multi_head_attention.hpp"
 
 /// @file
@@ -12,21 +14,27 @@
 
 namespace mha {
 
-/// Saves the parameters as float64 .npy files named like the entries of
-/// `nn.MultiheadAttention.state_dict()`.
+/// Saves the parameters as .npy files named like the entries of
+/// `nn.MultiheadAttention.state_dict()`, in float64 unless asked otherwise.
 ///
 /// When kdim = vdim = E the three input projections are stacked into
 /// `in_proj_weight.npy` (3E, E), as PyTorch stores them; otherwise they are
 /// `q_proj_weight.npy` (E, E), `k_proj_weight.npy` (E, kdim) and
 /// `v_proj_weight.npy` (E, vdim). With biases, `in_proj_bias.npy` (3E) and
 /// `out_proj.bias.npy` (E) are written too; `out_proj.weight.npy` (E, E) always.
+/// Lesson 6's `mha backward` saves a module of gradients this way, so that each
+/// gradient gets the name of its parameter.
 ///
 /// @param module the parameters to save.
 /// @param directory an existing folder; files of the same names are overwritten.
-/// @throws std::invalid_argument if the module's parameters do not fit together.
+/// @param type the element type of the files: float64 (the default) or float32.
+/// @return the paths of the files written (directory + "/" + name).
+/// @throws std::invalid_argument if the module's parameters do not fit together,
+///         or type is boolean.
 /// @throws std::runtime_error naming the file if one cannot be written.
 /// @see @ref lesson04
-void save_parameters(const MultiHeadAttention& module, const std::string& directory);
+std::vector<std::string> save_parameters(const MultiHeadAttention& module, const std::string& directory,
+                                         NpyType type = NpyType::float64);
 
 /// Loads parameters saved by save_parameters or exported from PyTorch by
 /// scripts/export_pytorch_mha.py; float32 and float64 files are both accepted.

@@ -31,6 +31,7 @@
 #include "core/random.hpp"
 #include "core/tensor.hpp"
 #include "cli/command_runner.hpp"
+#include "cli/npy_command_test.hpp"
 
 
 namespace {
@@ -39,78 +40,15 @@ namespace fs = std::filesystem;
 using mha::testing::contents;
 using mha::testing::is_input_error;
 using mha::testing::Outcome;
-using Array = xt::xarray<double>;
-using Shape = std::vector<std::size_t>;
-
-Shape shape_of(const Array& values) { return Shape(values.shape().begin(), values.shape().end()); }
-
-// |actual - expected| <= tolerance * (1 + |expected|) everywhere, with the same shape.
-::testing::AssertionResult arrays_near(const Array& actual, const Array& expected, double tolerance) {
-    if (shape_of(actual) != shape_of(expected)) {
-        return ::testing::AssertionFailure() << "shape " << mha::shape_string(actual) << " but expected "
-                                             << mha::shape_string(expected);
-    }
-    for (std::size_t i = 0; i < actual.size(); ++i) {
-        const double a = actual.data()[i], e = expected.data()[i];
-        if (!(std::abs(a - e) <= tolerance * (1.0 + std::abs(e)))) {
-            return ::testing::AssertionFailure() << "element " << i << " (row-major) is " << a << ", expected " << e;
-        }
-    }
-    return ::testing::AssertionSuccess();
-}
+using mha::testing::arrays_near;
+using mha::testing::Array;
+using mha::testing::Shape;
+using mha::testing::shape_of;
 
 // ---- The fixture: a fresh folder per test, and the inputs written into it ----
 
-class MhaCommand : public mha::testing::CommandTest {
+class MhaCommand : public mha::testing::NpyCommandTest {
 protected:
-    Array random_array(const Shape& shape) {
-        Array values = xt::zeros<double>(shape);
-        for (double& value : values) {
-            value = random_.normal();
-        }
-        return values;
-    }
-
-    std::string write(const std::string& name, const Array& values, mha::NpyType type = mha::NpyType::float64) {
-        mha::write_npy(file(name), values, type);
-        return file(name);
-    }
-
-    // A .npy file written byte by byte, for element types write_npy does not write.
-    std::string write_raw(const std::string& name, const std::string& descr, const std::string& shape,
-                          const std::string& data, bool fortran_order = false) {
-        std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran_order ? "True" : "False") +
-                             ", 'shape': " + shape + ", }";
-        header += std::string((16 - (10 + header.size() + 1) % 16) % 16, ' ') + "\n";
-        std::ofstream stream(file(name), std::ios::binary);
-        stream << "\x93NUMPY" << '\x01' << '\x00' << static_cast<char>(header.size() % 256)
-               << static_cast<char>(header.size() / 256) << header << data;
-        return file(name);
-    }
-
-    Array read(const std::string& path, mha::NpyType expected_type = mha::NpyType::float64) {
-        mha::NpyArray array = mha::read_npy(path);
-        EXPECT_EQ(mha::npy_type_name(array.type), mha::npy_type_name(expected_type)) << path;
-        return std::move(array.values);
-    }
-
-    // A random module saved into the folder "weights", as load_parameters reads it.
-    mha::MultiHeadAttention make_weights(std::size_t E, std::size_t H, bool bias = true, std::size_t kdim = 0,
-                                         std::size_t vdim = 0) {
-        mha::MultiHeadAttention module = mha::random_multi_head_attention(E, H, bias, random_, kdim, vdim);
-        if (bias) {  // random biases, not PyTorch's zeros, so that a mix-up of biases shows
-            for (auto* projection : {&module.query_projection, &module.key_projection, &module.value_projection,
-                                     &module.output_projection}) {
-                for (double& b : projection->bias) {
-                    b = random_.uniform(-0.5, 0.5);
-                }
-            }
-        }
-        fs::create_directories(file("weights"));
-        mha::save_parameters(module, file("weights"));
-        return module;
-    }
-
     // The common case: E = 8, H = 2 weights and a (B, L, E) = (2, 4, 8) float64 query;
     // returns the arguments of a good `mha forward` run, which tests then spoil.
     std::vector<std::string> self_attention_arguments() {
@@ -120,35 +58,6 @@ protected:
                 "--query", write("query.npy", query_), "--out", file("out.npy")};
     }
 
-    // The arguments with `option value` added, or the option's value replaced.
-    static std::vector<std::string> with(std::vector<std::string> arguments, const std::string& option,
-                                         const std::string& value = "") {
-        for (std::size_t i = 0; i + 1 < arguments.size(); ++i) {
-            if (arguments[i] == option) {
-                arguments[i + 1] = value;
-                return arguments;
-            }
-        }
-        arguments.push_back(option);
-        if (!value.empty()) {
-            arguments.push_back(value);
-        }
-        return arguments;
-    }
-
-    // The arguments without `option` and its value.
-    static std::vector<std::string> without(std::vector<std::string> arguments, const std::string& option) {
-        for (std::size_t i = 0; i + 1 < arguments.size(); ++i) {
-            if (arguments[i] == option) {
-                arguments.erase(arguments.begin() + static_cast<std::ptrdiff_t>(i),
-                                arguments.begin() + static_cast<std::ptrdiff_t>(i) + 2);
-                break;
-            }
-        }
-        return arguments;
-    }
-
-    mha::RandomGenerator random_{20240601};
     mha::MultiHeadAttention module_;
     Array query_;
 };
@@ -188,7 +97,7 @@ TEST_F(MhaCommand, NoArgumentsAsksForASubcommand) {
 }
 
 TEST_F(MhaCommand, UnknownSubcommandIsNamed) {
-    EXPECT_TRUE(is_input_error(run_mha({"backward"}), "backward", "unknown subcommand"));
+    EXPECT_TRUE(is_input_error(run_mha({"fly"}), "fly", "unknown subcommand"));
 }
 
 TEST_F(MhaCommand, UnknownOptionIsNamed) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <unistd.h>  // getpid
 
@@ -155,6 +156,25 @@ TEST_F(ParameterFiles, Float32FilesAreAcceptedToo) {
     mha::write_npy(file("out_proj.weight.npy"), module.output_projection.weight, NpyType::float32);
     const auto loaded = mha::load_parameters(folder(), 2);
     EXPECT_NEAR(loaded.output_projection.weight(1, 2), module.output_projection.weight(1, 2), 1e-7);
+}
+
+TEST_F(ParameterFiles, SavesFloat32WhenAskedAndReturnsThePathsWritten) {
+    // `mha backward` saves float32 gradients for float32 inputs this way.
+    mha::RandomGenerator random(8);
+    const auto module = with_random_biases(mha::random_multi_head_attention(4, 2, true, random, 3, 2), 9);
+    const std::vector<std::string> written = mha::save_parameters(module, folder(), NpyType::float32);
+    EXPECT_EQ(std::set<std::string>(written.begin(), written.end()),
+              (std::set<std::string>{file("q_proj_weight.npy"), file("k_proj_weight.npy"), file("v_proj_weight.npy"),
+                                     file("in_proj_bias.npy"), file("out_proj.weight.npy"),
+                                     file("out_proj.bias.npy")}));
+    EXPECT_EQ(written.size(), 6u);
+    for (const std::string& path : written) {
+        EXPECT_EQ(mha::read_npy(path).type, NpyType::float32) << path;
+    }
+    const auto loaded = mha::load_parameters(folder(), 2);
+    const float rounded = static_cast<float>(module.key_projection.weight(3, 2));
+    EXPECT_EQ(loaded.key_projection.weight(3, 2), static_cast<double>(rounded));
+    EXPECT_THROW(mha::save_parameters(module, folder(), NpyType::boolean), std::invalid_argument);
 }
 
 // ---- load_parameters refuses what it cannot use, naming the file ----

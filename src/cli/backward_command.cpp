@@ -1,0 +1,150 @@
+// `mha backward` (lesson 6): `mha forward`'s inputs and a gradient of the output,
+// dY = dL/doutput, one call to mha::multi_head_attention_backward, and every
+// gradient written back as .npy, the parameters' under PyTorch's names.
+//
+// The file reads from top to bottom, as the command runs:
+//   1. the options           (declared on CLI11, then checked together)
+//   2. loading and checking  (every file, as `mha forward` does, then dY)
+//   3. computing             (one call to multi_head_attention_backward)
+//   4. writing               (the three inputs' gradients, then the parameters')
+#include "cli/backward_command.hpp"
+
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "cli/command_line.hpp"
+#include "cli/npy_inputs.hpp"
+#include "core/tensor.hpp"
+#include "io/npy_file.hpp"
+#include "io/parameter_files.hpp"
+#include "train/multi_head_attention_backward.hpp"
+
+namespace mha::cli {
+
+namespace fs = std::filesystem;
+
+// ============================================================================
+// 1. The options
+// ============================================================================
+
+CLI::App& add_backward_command(CLI::App& program, BackwardOptions& options) {
+    CLI::App& backward =
+        *program.add_subcommand("backward", "lesson 6's gradients of multi-head attention on .npy files");
+    add_help_flag(backward);
+    add_attention_input_options(backward, options.inputs);  // --weights ... --causal, as `mha forward` has them
+    add_path_option(backward, "--grad-output", "DY.npy", options.grad_output_path)->required();
+    add_path_option(backward, "--grads-out", "DIR", options.grads_out_dir)->required();
+    return backward;
+}
+
+namespace {
+
+// The same folder, whether or not it exists yet, however it is written.
+bool same_folder(const std::string& a, const std::string& b) {
+    std::error_code error;
+    if (fs::exists(a, error) && fs::exists(b, error)) {
+        return fs::equivalent(a, b, error);
+    }
+    return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
+}
+
+// What CLI11 cannot check: the gradients must not overwrite the parameters,
+// since they have the same file names.
+void check_options_together(const BackwardOptions& options) {
+    if (same_folder(options.grads_out_dir, options.inputs.weights_dir)) {
+        fail("--grads-out", "'" + options.grads_out_dir +
+                                "' is also --weights; the gradients, named like the parameters, would overwrite them");
+    }
+}
+
+// ============================================================================
+// 2. Loading and checking
+// ============================================================================
+
+// dY = dL/doutput: the output's shape, which is the query's, (B, L, E) or (L, E);
+// returned as (B, L, E), B = 1 for unbatched input.
+mha::Tensor3 load_grad_output(const BackwardOptions& options, const AttentionInputs& inputs) {
+    const std::vector<std::size_t> shape(inputs.query.shape().begin() + (inputs.batched ? 0 : 1),
+                                         inputs.query.shape().end());  // the query's shape, as given
+    return as_batch(read_floats_of_shape(options.grad_output_path, "--grad-output", shape,
+                                         std::string("the output's shape, which is the query's ") +
+                                             (inputs.batched ? "(B, L, E)" : "(L, E)")));
+}
+
+// The folder --grads-out, made if it is missing (with its parents), before
+// anything is computed, so that a wrong path costs no computation.
+void prepare_folder(const std::string& folder) {
+    std::error_code error;
+    if (fs::exists(folder, error) && !fs::is_directory(folder, error)) {
+        fail(folder, "is not a folder; --grads-out needs a folder to write the gradients into");
+    }
+    fs::create_directories(folder, error);
+    if (error || !fs::is_directory(folder)) {
+        fail(folder, "cannot be created (--grads-out): " + error.message());
+    }
+}
+
+// ============================================================================
+// 3. Computing
+// ============================================================================
+
+// Every gradient, in double. load_attention_inputs and load_grad_output have
+// checked every shape, so the library's own checks pass; should one fail anyway,
+// it is reported against the query, as `mha forward` does.
+mha::MultiHeadAttentionGradients compute(const AttentionInputs& inputs, const mha::Tensor3& grad_output,
+                                         const std::string& query_path) {
+    try {
+        return mha::multi_head_attention_backward(inputs.module, inputs.query, inputs.key, inputs.value,
+                                                  inputs.masks, grad_output);
+    } catch (const std::invalid_argument& error) {
+        fail(query_path, "the gradients could not be computed: " + std::string(error.what()));
+    }
+}
+
+// ============================================================================
+// 4. Writing
+// ============================================================================
+
+void write_gradients(const BackwardOptions& options, const AttentionInputs& inputs,
+                     const mha::MultiHeadAttentionGradients& gradients) {
+    // The three inputs' gradients, each of its input's shape: (B, L, E), (B, S, kdim),
+    // (B, S, vdim); without B when unbatched.
+    const std::pair<const char*, const mha::Tensor3*> input_gradients[] = {
+        {"query.grad.npy", &gradients.query}, {"key.grad.npy", &gradients.key}, {"value.grad.npy", &gradients.value}};
+    for (const auto& [name, gradient] : input_gradients) {
+        const xt::xarray<double> values = *gradient;
+        write_result("backward", (fs::path(options.grads_out_dir) / name).string(), "--grads-out",
+                     inputs.batched ? values : without_batch_axis(values), inputs.output_type);
+    }
+
+    // The parameters' gradients: a module of gradients, saved as the parameters are
+    // saved, so each gets its parameter's PyTorch name (in_proj_weight.npy, ...).
+    // A file that cannot be written is a runtime_error starting with its path, which main prints.
+    const std::vector<std::string> written =
+        mha::save_parameters(gradients.parameters, options.grads_out_dir, inputs.output_type);
+    for (const std::string& path : written) {
+        const mha::NpyArray saved = mha::read_npy(path);  // only to say what was written, as write_result does
+        std::cout << "mha backward: wrote " << path << ", " << numpy_shape_string(shape_of(saved.values)) << " "
+                  << mha::npy_type_name(saved.type) << "\n";
+    }
+}
+
+}  // namespace
+
+void run_backward(const BackwardOptions& options) {
+    check_options_together(options);                                       // 1
+    const AttentionInputs inputs = load_attention_inputs(options.inputs);  // 2
+    const mha::Tensor3 grad_output = load_grad_output(options, inputs);    // (B, L, E)
+    prepare_folder(options.grads_out_dir);
+    const mha::MultiHeadAttentionGradients gradients =
+        compute(inputs, grad_output, options.inputs.query_path);  // 3
+    write_gradients(options, inputs, gradients);                  // 4
+}
+
+}  // namespace mha::cli
