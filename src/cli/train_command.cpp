@@ -27,8 +27,7 @@ namespace {
 constexpr std::size_t max_layers = 8, max_d_model = 256, max_steps = 100000;
 constexpr std::uint64_t max_seed = 1'000'000'000;
 
-void check_options(const TrainOptions& options) {
-    const mha::TrainingOptions& o = options.training;
+void check_options(const mha::TrainingOptions& o) {
     if (o.layers > max_layers) {
         fail("--layers", std::to_string(o.layers) + " is more than " + std::to_string(max_layers) +
                              "; the tasks need 1 or 2");
@@ -135,6 +134,7 @@ CLI::App& add_train_command(CLI::App& program, TrainOptions& options) {
             fail("--task", "'" + text + "' is not a task; give induction or coreference");
         }
     })->required();
+    options.training.layers = options.training.heads = options.training.d_model = options.training.steps = 0;
     add_whole_number_option(train, "--layers", "N", options.training.layers);
     add_whole_number_option(train, "--heads", "H", options.training.heads);
     add_whole_number_option(train, "--d-model", "D", options.training.d_model);
@@ -147,14 +147,20 @@ CLI::App& add_train_command(CLI::App& program, TrainOptions& options) {
 }
 
 void run_train(const TrainOptions& options) {
-    check_options(options);
+    // The sizes not given come from the task's defaults.
+    mha::TrainingOptions o = mha::default_options(options.training.task);
+    o.seed = options.training.seed;
+    for (auto [given, value] : {std::pair{options.training.layers, &o.layers}, {options.training.heads, &o.heads},
+                                {options.training.d_model, &o.d_model}, {options.training.steps, &o.steps}}) {
+        *value = given != 0 ? given : *value;
+    }
+    check_options(o);
     std::error_code error;
     std::filesystem::create_directories(options.out, error);
     if (error || !std::filesystem::is_directory(options.out)) {
         fail("--out", options.out + " is not a folder that can be created: " + error.message());
     }
-    const mha::TrainingOptions& o = options.training;
-    const std::size_t steps = o.steps == 0 ? mha::default_steps(o.task) : o.steps;
+    const std::size_t steps = o.steps;
 
     ProgressBar bar(steps);
     const mha::TrainingResult result = mha::train(o, [&bar](std::size_t step, double loss) { bar.update(step, loss); });

@@ -20,7 +20,8 @@ namespace mha::cli {
 
 /// What `mha train` was asked to do.
 struct TrainOptions {
-    mha::TrainingOptions training;  ///< `--task`, `--layers`, `--heads`, `--d-model`, `--steps`, `--seed`.
+    mha::TrainingOptions training;  ///< `--task`, `--layers`, `--heads`, `--d-model`, `--steps`, `--seed`;
+                                    ///< 0 for a size not given: the task's default (mha::default_options).
     std::string out;                ///< `--out`: the folder for the weights and pictures.
 };
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "train/adam.hpp"
@@ -50,7 +49,17 @@ TaskBatch training_batch(Task task, std::size_t B, RandomGenerator& random, cons
 
 std::string task_name(Task task) { return task == Task::induction ? "induction" : "coreference"; }
 
-std::size_t default_steps(Task task) { return task == Task::induction ? 600 : 1000; }
+std::size_t default_steps(Task task) { return task == Task::induction ? 1500 : 2000; }
+
+TrainingOptions default_options(Task task) {
+    TrainingOptions options;
+    options.task = task;
+    options.layers = 2;
+    options.heads = task == Task::induction ? 1 : 2;
+    options.d_model = task == Task::induction ? 32 : 16;
+    options.steps = default_steps(task);
+    return options;
+}
 
 HeldOutData held_out_data(Task task) {
     HeldOutData data;
@@ -180,6 +189,7 @@ TrainingResult train(const TrainingOptions& options, const std::function<void(st
     }
     const Task task = options.task;
     const std::size_t L = task_length(task), steps = options.steps == 0 ? default_steps(task) : options.steps;
+    constexpr double pi = 3.14159265358979323846;
 
     // The seed decides the initial weights, then the batches, from one generator.
     RandomGenerator random(options.seed);
@@ -200,13 +210,10 @@ TrainingResult train(const TrainingOptions& options, const std::function<void(st
         const TaskBatch batch = training_batch(task, options.batch, random, split);
         const auto step_start = std::chrono::steady_clock::now();
         // The whole of training: forward, loss, backward, and a step against the gradient.
-        if (const char* w = std::getenv("WARMUP")) {
-            const double warm = std::atof(w);
-            const double pi = 3.14159265358979323846;
-            double f = std::min(1.0, static_cast<double>(s) / warm);
-            if (std::getenv("COSINE")) f *= 0.5 * (1.0 + std::cos(pi * static_cast<double>(s - 1) / static_cast<double>(steps)));
-            adam.set_learning_rate(options.learning_rate * f);
-        }
+        // The step size falls from lr to 0 along half a cosine: big steps early to
+        // find the solution, small ones at the end to settle into it.
+        const double progress_so_far = static_cast<double>(s - 1) / static_cast<double>(steps);
+        adam.set_learning_rate(options.learning_rate * 0.5 * (1.0 + std::cos(pi * progress_so_far)));
         const double loss = step.forward_backward(result.model, batch.tokens, batch.targets, batch.counted);
         adam.step(result.model.parameters(), step.gradients().parameters());
         milliseconds.push_back(
