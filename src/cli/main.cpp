@@ -200,7 +200,9 @@ and prints one JSON object on stdout: task, layers, heads, d_model, steps, seed,
 seconds, milliseconds_per_step (the median step), final_loss (the last step's),
 test_loss and test_accuracy (on held-out data, the same for every seed), and
 heads_scores, one entry per layer and head: previous_token_score and induction_score
-(induction), weight_on_referent and weight_on_other_noun (coreference).
+(induction), weight_on_referent and weight_on_other_noun (coreference), and
+accuracy_without_head, the held-out accuracy with that head silenced (its columns of
+W_o set to zero).
 
 Options of `mha train`:
   --task TASK           induction or coreference. Required.

@@ -164,7 +164,8 @@ void run_train(const TrainOptions& options) {
 
     ProgressBar bar(steps);
     const mha::TrainingResult result = mha::train(o, [&bar](std::size_t step, double loss) { bar.update(step, loss); });
-    const mha::Evaluation evaluation = mha::evaluate(result.model, o.task, mha::held_out_data(o.task));
+    const mha::HeldOutData held_out = mha::held_out_data(o.task);
+    const mha::Evaluation evaluation = mha::evaluate(result.model, o.task, held_out);
 
     // The files: the weights, the heads before and after, the loss curve.
     mha::save_transformer(result.model, options.out + "/weights");
@@ -200,6 +201,9 @@ void run_train(const TrainOptions& options) {
                 head["weight_on_referent"] = scores.weight_on_referent[l][h];
                 head["weight_on_other_noun"] = scores.weight_on_other_noun[l][h];
             }
+            // The ablation: the held-out accuracy with this head silenced (Michel et al. 2019).
+            head["accuracy_without_head"] =
+                mha::evaluate(mha::without_head(result.model, l, h), o.task, held_out).accuracy;
             heads.push_back(head);
         }
     }
