@@ -49,6 +49,8 @@ LESSON04_DIR = REPOSITORY_ROOT / "tests" / "fixtures" / "lesson04"
 FIXTURES_DIR = REPOSITORY_ROOT / "tests" / "fixtures" / "lesson06"
 BASE_SEED = 20240601
 DTYPE = torch.float64
+# Folders of tests/fixtures/lesson06/ that scripts/generate_training_fixtures.py owns.
+OTHER_SCRIPTS_FOLDERS = ("training", "adam")
 
 
 def read_configs():
@@ -112,8 +114,12 @@ def check_by_central_differences(module, inputs, masks, grad_output, gradients, 
 
 def main():
     configs = read_configs()
-    shutil.rmtree(FIXTURES_DIR, ignore_errors=True)  # no stale cases
-    FIXTURES_DIR.mkdir(parents=True)
+    # No stale cases: every folder of an older run goes, except those that
+    # scripts/generate_training_fixtures.py writes in the same place.
+    FIXTURES_DIR.mkdir(parents=True, exist_ok=True)
+    for folder in FIXTURES_DIR.iterdir():
+        if folder.is_dir() and folder.name not in OTHER_SCRIPTS_FOLDERS:
+            shutil.rmtree(folder)
     for index, (name, config) in enumerate(configs.items()):
         torch.manual_seed(BASE_SEED + index)
         source = LESSON04_DIR / name
@@ -146,7 +152,8 @@ def main():
             np.save(folder / "parameter_gradients" / f"{parameter}.npy", np.ascontiguousarray(gradients[parameter].numpy()))
         print(f"{name:38s} H={config['num_heads']} parameters: "
               f"{', '.join(p for p, _ in module.named_parameters())}")
-    size = sum(path.stat().st_size for path in FIXTURES_DIR.rglob("*") if path.is_file())
+    size = sum(path.stat().st_size for name in configs for path in (FIXTURES_DIR / name).rglob("*")
+               if path.is_file())
     print(f"wrote {len(configs)} cases to {FIXTURES_DIR} ({size / 1024:.0f} KiB)")
 
 
