@@ -69,15 +69,17 @@ TaskBatch induction_batch(const std::vector<InductionSequence>& sequences) {
 
 namespace {
 
-const std::vector<std::string> animals = {"animal", "dog", "cat", "horse", "fox", "rabbit", "mouse", "deer"};
-const std::vector<std::string> places = {"street", "river", "road", "bridge", "field", "lake"};
+const std::vector<std::string> animals = {"animal", "dog",  "cat",  "horse", "fox",   "rabbit",
+                                          "mouse",  "deer", "wolf", "goat",  "sheep", "bear"};
+const std::vector<std::string> places = {"street", "river", "road",    "bridge", "field",
+                                         "lake",   "canal", "highway", "stream", "valley"};
 // Family 1: "the animal didn't cross the street" (or "the street didn't suit the animal"):
 // these adjectives describe the animal, those the place.
-const std::vector<std::string> animal_adjectives = {"tired", "scared", "sleepy"};
-const std::vector<std::string> place_adjectives = {"wide", "busy", "icy"};
+const std::vector<std::string> animal_adjectives = {"tired", "scared", "sleepy", "weak"};
+const std::vector<std::string> place_adjectives = {"wide", "busy", "icy", "steep"};
 // Family 2: "the dog couldn't catch the cat": the chaser is slow, the chased is fast.
-const std::vector<std::string> chaser_adjectives = {"slow", "lazy", "clumsy"};
-const std::vector<std::string> chased_adjectives = {"fast", "quick", "agile"};
+const std::vector<std::string> chaser_adjectives = {"slow", "lazy", "clumsy", "old"};
+const std::vector<std::string> chased_adjectives = {"fast", "quick", "agile", "young"};
 
 std::vector<std::string> build_vocabulary() {
     std::vector<std::string> words = {"the", "didn't", "cross", "suit", "couldn't", "catch", "because", "it", "was",

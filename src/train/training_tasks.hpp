@@ -108,7 +108,7 @@ const std::vector<std::string>& coreference_vocabulary();
 /// @see @ref lesson06
 std::vector<std::size_t> coreference_tokens(const std::string& sentence);
 
-/// Every sentence of the task (912), split once and for all (the same split
+/// Every sentence of the task (2976), split once and for all (the same split
 /// for every training seed) into 80 % to train on and 20 % held out. The
 /// course's two sentences ("the animal didn't cross the street because it was
 /// too tired / wide") are always held out.
