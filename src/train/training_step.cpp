@@ -41,26 +41,51 @@ namespace {
 /// may_alias let it be loaded from any row of a double array.
 using Lanes = double __attribute__((vector_size(64), aligned(8), may_alias));
 
-/// C (n, M) += A (n, k) · B (k, M), with A(i, p) = A[i · a_row + p · a_column], for M a multiple of 8.
+/// Rows i … i + R − 1 of C (n, M) += A · B, with A(i, p) = A[i · a_row + p · a_column]:
+/// R rows at once, so that each vector of B, once loaded, serves R rows.
+template <std::size_t M, std::size_t R>
+[[gnu::always_inline]] inline void add_rows(double* __restrict C, std::size_t ldc, const double* __restrict A, std::size_t a_row,
+                     std::size_t a_column, const double* __restrict B, std::size_t ldb, std::size_t i,
+                     std::size_t k) {
+    constexpr std::size_t W = M / 8;
+    Lanes rows[R][W];  // R rows of C, kept in registers while p runs
+    for (std::size_t r = 0; r < R; ++r) {
+        for (std::size_t w = 0; w < W; ++w) {
+            rows[r][w] = *reinterpret_cast<const Lanes*>(C + (i + r) * ldc + 8 * w);
+        }
+    }
+    for (std::size_t p = 0; p < k; ++p) {
+        double a[R];
+        for (std::size_t r = 0; r < R; ++r) {
+            a[r] = A[(i + r) * a_row + p * a_column];
+        }
+        for (std::size_t w = 0; w < W; ++w) {
+            const Lanes b = *reinterpret_cast<const Lanes*>(B + p * ldb + 8 * w);
+            for (std::size_t r = 0; r < R; ++r) {
+                rows[r][w] += a[r] * b;
+            }
+        }
+    }
+    for (std::size_t r = 0; r < R; ++r) {
+        for (std::size_t w = 0; w < W; ++w) {
+            *reinterpret_cast<Lanes*>(C + (i + r) * ldc + 8 * w) = rows[r][w];
+        }
+    }
+}
+
+/// C (n, M) += A (n, k) · B (k, M), for M a multiple of 8: as many rows at a
+/// time as fit in about 24 of the 32 AVX-512 registers, up to 4.
 template <std::size_t M>
 MHA_SIMD_CLONES void add_product_fixed(double* __restrict C, std::size_t ldc, const double* __restrict A,
                                        std::size_t a_row, std::size_t a_column, const double* __restrict B,
                                        std::size_t ldb, std::size_t n, std::size_t k) {
-    constexpr std::size_t W = M / 8;
-    for (std::size_t i = 0; i < n; ++i) {
-        Lanes row[W];  // row i of C, kept in registers
-        for (std::size_t w = 0; w < W; ++w) {
-            row[w] = *reinterpret_cast<const Lanes*>(C + i * ldc + 8 * w);
-        }
-        for (std::size_t p = 0; p < k; ++p) {
-            const double a = A[i * a_row + p * a_column];
-            for (std::size_t w = 0; w < W; ++w) {
-                row[w] += a * *reinterpret_cast<const Lanes*>(B + p * ldb + 8 * w);
-            }
-        }
-        for (std::size_t w = 0; w < W; ++w) {
-            *reinterpret_cast<Lanes*>(C + i * ldc + 8 * w) = row[w];
-        }
+    constexpr std::size_t R = std::max<std::size_t>(1, std::min<std::size_t>(4, 24 / (M / 8)));
+    std::size_t i = 0;
+    for (; i + R <= n; i += R) {
+        add_rows<M, R>(C, ldc, A, a_row, a_column, B, ldb, i, k);
+    }
+    for (; i < n; ++i) {
+        add_rows<M, 1>(C, ldc, A, a_row, a_column, B, ldb, i, k);
     }
 }
 
@@ -105,9 +130,12 @@ void add_transposed_product(double* C, std::size_t ldc, const double* A, std::si
 }
 
 /// B (rows, columns) transposed into `out` (columns, rows); B's rows are ldb apart.
+/// It writes `out` in order and reads B down its columns: writing down columns
+/// 4 KB apart (Kᵀ has B·L = 512 columns) would land every write in the same
+/// cache set, and ran ten times slower.
 void transpose(std::vector<double>& out, const double* B, std::size_t ldb, std::size_t rows, std::size_t columns) {
-    for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t c = 0; c < columns; ++c) {
+    for (std::size_t c = 0; c < columns; ++c) {
+        for (std::size_t r = 0; r < rows; ++r) {
             out[c * rows + r] = B[r * ldb + c];
         }
     }
