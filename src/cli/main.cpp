@@ -196,7 +196,8 @@ While it trains, a progress bar with the loss goes to stderr. Into DIR it writes
   heads_before.svg    every head's attention on an example, before training
   heads_after.svg     the same after training
   loss.svg            the training loss of every step
-and prints one JSON object on stdout: task, layers, heads, d_model, steps, seed,
+and prints one JSON object on stdout: task, layers, heads, d_model, vocabulary_size,
+sequence_length, batch (32), steps, seed,
 seconds, milliseconds_per_step (the median step), final_loss (the last step's),
 test_loss and test_accuracy (on held-out data, the same for every seed), and
 heads_scores, one entry per layer and head: previous_token_score and induction_score

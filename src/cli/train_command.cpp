@@ -180,6 +180,9 @@ void run_train(const TrainOptions& options) {
     json["layers"] = o.layers;
     json["heads"] = o.heads;
     json["d_model"] = o.d_model;
+    json["vocabulary_size"] = result.model.vocabulary_size();
+    json["sequence_length"] = result.model.max_length();
+    json["batch"] = o.batch;
     json["steps"] = steps;
     json["seed"] = o.seed;
     json["seconds"] = result.seconds;
