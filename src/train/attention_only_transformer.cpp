@@ -86,7 +86,7 @@ TransformerActivations transformer_forward(const AttentionOnlyTransformer& model
     if (tokens.empty() || tokens.front().empty()) {
         throw std::invalid_argument("transformer_forward: the batch is empty; it needs at least one token");
     }
-    const std::size_t B = tokens.size(), L = tokens.front().size(), d = model.d_model();
+    const std::size_t B = tokens.size(), L = tokens.front().size();
     for (std::size_t b = 0; b < B; ++b) {
         if (tokens[b].size() != L) {
             throw std::invalid_argument("transformer_forward: sequence " + std::to_string(b) + " has " +
@@ -120,7 +120,6 @@ TransformerActivations transformer_forward(const AttentionOnlyTransformer& model
     // Pass 3: the read-out, a score per token id at every position.
     const Matrix logits = model.readout.forward(rows_of(activations.stream.back()));  // (B·L, V)
     activations.logits = batch_of(logits, B, L);                                      // (B, L, V)
-    (void)d;
     return activations;
 }
 

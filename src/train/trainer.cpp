@@ -23,7 +23,7 @@ std::size_t task_vocabulary(Task task) {
     return task == Task::induction ? induction_vocabulary : coreference_vocabulary().size();
 }
 
-/// The layer-by-head table of means, from sums and a count.
+/// A layers × heads table of zeros, to add scores into.
 std::vector<std::vector<double>> table(std::size_t layers, std::size_t heads) {
     return std::vector<std::vector<double>>(layers, std::vector<double>(heads, 0.0));
 }
@@ -159,7 +159,6 @@ Evaluation evaluate(const AttentionOnlyTransformer& model, Task task, const Held
             return Pairs{{s.pronoun, s.other_noun}};
         });
     }
-    (void)task_length;
     return evaluation;
 }
 
