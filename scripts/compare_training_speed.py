@@ -36,10 +36,15 @@ taking the core, and the table says so.
 
 The C++ side: for each task the script runs
 
-    <mha> train --task <task> --steps 300 --seed 1 --out <a temporary folder>
+    <mha> train --task <task> --layers 2 --heads 2 --d-model 16 --steps 300 --seed 1
+                --out <a temporary folder>
 
 which prints one JSON object on stdout holding "milliseconds_per_step" (the
-median over its training steps). C++ and PyTorch take turns, --rounds times
+median over its training steps; each step is its forward pass, loss, backward
+pass and Adam step on a batch of 32, the batch's making left out). The sizes
+are given because `mha train`'s own defaults differ by task (induction trains
+with d_model 32 and 1 head); the script checks that the JSON object's "layers",
+"heads" and "d_model", when present, are the sizes PyTorch times. C++ and PyTorch take turns, --rounds times
 (3 by default): C++ induction, PyTorch induction, C++ coreference, PyTorch
 coreference, then again, so that a slow spell of the machine falls on both.
 The C++ median is the median of its rounds' numbers. If the mha command is
@@ -221,8 +226,10 @@ def run_cxx(mha, task, arguments):
     if not Path(mha).is_file() or not os.access(mha, os.X_OK):
         return None, f"{mha} is not an executable file (build it: cmake --preset default && cmake --build --preset default)"
     with tempfile.TemporaryDirectory(prefix="mha-train-") as out:
-        command = [mha, "train", "--task", task, "--steps", str(arguments.cxx_steps), "--seed", str(arguments.seed),
-                   "--out", out]
+        sizes = TASKS[task]
+        command = [mha, "train", "--task", task, "--layers", str(sizes["layers"]), "--heads", str(sizes["heads"]),
+                   "--d-model", str(sizes["d_model"]), "--steps", str(arguments.cxx_steps),
+                   "--seed", str(arguments.seed), "--out", out]
         try:
             finished = subprocess.run(command, capture_output=True, text=True, timeout=arguments.cxx_timeout)
         except subprocess.TimeoutExpired:
@@ -238,6 +245,10 @@ def run_cxx(mha, task, arguments):
     value = result.get("milliseconds_per_step")
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
         return None, f"`{' '.join(command)}` printed no positive \"milliseconds_per_step\""
+    for size in ("layers", "heads", "d_model"):
+        if size in result and result[size] != TASKS[task][size]:
+            return None, (f"`{' '.join(command)}` trained a model of {size} {result[size]}, "
+                          f"not the {TASKS[task][size]} PyTorch times")
     return result, None
 
 
@@ -384,8 +395,8 @@ def print_table(report, dtypes):
         print()
     if report["cxx_available"]:
         first = next(iter(report["tasks"].values()))["cxx"]["outputs"][0]
-        extra = {key: value for key, value in first.items() if key != "milliseconds_per_step"
-                 and isinstance(value, (str, int, float, bool))}
+        extra = {key: first[key] for key in ("layers", "heads", "d_model", "steps", "seed", "dtype", "threads")
+                 if key in first}
         print(f"C++: `{report['mha']} train`, median of {report['rounds']} run{'s' if report['rounds'] > 1 else ''}' milliseconds_per_step"
               + (f"; it reports {json.dumps(extra)}" if extra else "") + ".")
     else:
