@@ -12,11 +12,12 @@ The model is the one of scripts/generate_training_fixtures.py (see
 tests/fixtures/lesson06/training/README.md): token and position embeddings,
 attention-only layers nn.MultiheadAttention(d, H, bias=False, batch_first=True)
 with residual connections, a readout nn.Linear(d, V, bias=False), the mean
-cross-entropy over the counted positions. Two tasks, batch 32, PyTorch's
+cross-entropy over the counted positions. Three models, batch 32, PyTorch's
 default initialisation:
 
-    induction     V=16 L=16 d=16, 2 layers, 2 heads, causal
-    coreference   V=40 L=11 d=16, 2 layers, 2 heads, not causal
+    induction          V=16 L=16 d=32, 2 layers, 1 head,  causal       (mha train's default)
+    induction-d16-h2   V=16 L=16 d=16, 2 layers, 2 heads, causal       (the sizes issue 11 started from)
+    coreference        V=48 L=11 d=16, 2 layers, 2 heads, not causal   (mha train's default)
 
 One step is what a training loop does for each batch:
 
@@ -34,17 +35,17 @@ in wall-clock time. It also measures each step's CPU time (time.thread_time);
 when the wall-clock median exceeds it by more than 20%, other programs were
 taking the core, and the table says so.
 
-The C++ side: for each task the script runs
+The C++ side: for each model the script runs
 
-    <mha> train --task <task> --layers 2 --heads 2 --d-model 16 --steps 300 --seed 1
+    <mha> train --task <task> --layers N --heads H --d-model D --steps 300 --seed 1
                 --out <a temporary folder>
 
 which prints one JSON object on stdout holding "milliseconds_per_step" (the
 median over its training steps; each step is its forward pass, loss, backward
-pass and Adam step on a batch of 32, the batch's making left out). The sizes
-are given because `mha train`'s own defaults differ by task (induction trains
-with d_model 32 and 1 head); the script checks that the JSON object's "layers",
-"heads" and "d_model", when present, are the sizes PyTorch times. C++ and PyTorch take turns, --rounds times
+pass and Adam step on a batch of 32, the batch's making left out), in double
+precision. The script checks that the JSON object's "layers", "heads",
+"d_model", "vocabulary_size" and "sequence_length", when present, are the sizes
+PyTorch times. C++ and PyTorch take turns, --rounds times
 (3 by default): C++ induction, PyTorch induction, C++ coreference, PyTorch
 coreference, then again, so that a slow spell of the machine falls on both.
 The C++ median is the median of its rounds' numbers. If the mha command is
@@ -81,11 +82,17 @@ from pathlib import Path
 
 REEXEC_MARKER = "MHA_COMPARE_TRAINING_SPEED_REEXEC"
 
-# name: vocabulary V, length L, d_model d, layers, heads H, causal
+# The models compared, by name: `mha train`'s task, vocabulary V, length L, d_model d, layers,
+# heads H, causal. The first and the last are what `mha train` trains by default; the second
+# is the induction model at the sizes issue 11 started from (d 16, 2 heads).
 TASKS = {
-    "induction": dict(vocabulary=16, length=16, d_model=16, layers=2, heads=2, causal=True),
-    "coreference": dict(vocabulary=40, length=11, d_model=16, layers=2, heads=2, causal=False),
+    "induction": dict(task="induction", vocabulary=16, length=16, d_model=32, layers=2, heads=1, causal=True),
+    "induction-d16-h2": dict(task="induction", vocabulary=16, length=16, d_model=16, layers=2, heads=2,
+                             causal=True),
+    "coreference": dict(task="coreference", vocabulary=48, length=11, d_model=16, layers=2, heads=2,
+                        causal=False),
 }
+MODEL_SIZES = ("vocabulary", "length", "d_model", "layers", "heads", "causal")
 BATCH = 32
 COREFERENCE_POSITION = 7
 LEARNING_RATE, BETAS, EPS = 1e-2, (0.9, 0.999), 1e-8
@@ -163,7 +170,7 @@ def make_batches(torch, task, generator):
         tokens = torch.randint(V, (BATCH, L), generator=generator)
         targets = torch.zeros(BATCH, L, dtype=torch.int64)
         counted = torch.zeros(BATCH, L, dtype=torch.bool)
-        if task == "induction":
+        if TASKS[task]["task"] == "induction":
             targets[:, :-1] = tokens[:, 1:]
             counted[:, L // 2:-1] = True
         else:
@@ -179,7 +186,7 @@ class PytorchTrainer:
     def __init__(self, torch, task, dtype, seed):
         self.torch = torch
         torch.manual_seed(seed)
-        self.model = make_model_class(torch)(**TASKS[task]).to(dtype)
+        self.model = make_model_class(torch)(**{size: TASKS[task][size] for size in MODEL_SIZES}).to(dtype)
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
         self.batches = make_batches(torch, task, torch.Generator().manual_seed(seed))
@@ -227,7 +234,7 @@ def run_cxx(mha, task, arguments):
         return None, f"{mha} is not an executable file (build it: cmake --preset default && cmake --build --preset default)"
     with tempfile.TemporaryDirectory(prefix="mha-train-") as out:
         sizes = TASKS[task]
-        command = [mha, "train", "--task", task, "--layers", str(sizes["layers"]), "--heads", str(sizes["heads"]),
+        command = [mha, "train", "--task", sizes["task"], "--layers", str(sizes["layers"]), "--heads", str(sizes["heads"]),
                    "--d-model", str(sizes["d_model"]), "--steps", str(arguments.cxx_steps),
                    "--seed", str(arguments.seed), "--out", out]
         try:
@@ -245,9 +252,11 @@ def run_cxx(mha, task, arguments):
     value = result.get("milliseconds_per_step")
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
         return None, f"`{' '.join(command)}` printed no positive \"milliseconds_per_step\""
-    for size in ("layers", "heads", "d_model"):
-        if size in result and result[size] != TASKS[task][size]:
-            return None, (f"`{' '.join(command)}` trained a model of {size} {result[size]}, "
+    echoed = {"layers": "layers", "heads": "heads", "d_model": "d_model", "vocabulary_size": "vocabulary",
+              "sequence_length": "length"}
+    for field, size in echoed.items():
+        if field in result and result[field] != TASKS[task][size]:
+            return None, (f"`{' '.join(command)}` trained a model of {field} {result[field]}, "
                           f"not the {TASKS[task][size]} PyTorch times")
     return result, None
 
