@@ -1,17 +1,25 @@
-// Lesson 6 example: the backward pass of multi-head attention, seen from the
-// outside. Every weight is random (seeded) and untrained; the example shows
-// where gradients flow and how the course checks them, not what a trained
-// model learns.
+// Lesson 6 example: the backward pass of multi-head attention, then training
+// with it, and what the trained heads do.
 //
 //   1. Which positions does the output at "it" depend on? The gradient of that
-//      one output row with respect to every input row, without a mask and
-//      under the causal mask, which cuts the future off exactly.
+//      one output row with respect to every input row of a random module,
+//      without a mask and under the causal mask, which cuts the future off.
 //   2. Are the gradients right? multi_head_attention_backward against central
 //      differences, for the input and for every parameter, as the tests do.
+//   3. Task A, induction: a 2-layer model trained on sequences that end in a
+//      repeated segment; its held-out accuracy, every head's scores, and the
+//      two heads' attention on one held-out sequence. Then 1 layer, which fails.
+//   4. Task B, "what does it refer to": a 2-layer, 2-head model; its scores,
+//      and what every head of it reads from "it" in the course's two sentences.
+//
+// Every number is the same on every run (the seeds are fixed), except the
+// timings at the very end. With MHA_FIGURES_DIR set it writes the heatmaps
+// before and after training and the loss curves as SVG (the website's figures).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xview.hpp>
@@ -21,7 +29,10 @@
 #include "reference/multi_head_attention.hpp"
 #include "reference/positional_encoding.hpp"
 #include "reference/tokenizer.hpp"
+#include "io/heatmap.hpp"
+#include "io/line_chart.hpp"
 #include "train/multi_head_attention_backward.hpp"
+#include "train/trainer.hpp"
 
 namespace {
 
@@ -64,13 +75,11 @@ double worst_relative_error(const Tensor& analytic, Tensor point, Loss loss_of) 
     return largest > 0.0 ? difference / largest : difference;
 }
 
-}  // namespace
-
-int main() {
+// Parts 1 and 2: the backward pass of one random module.
+void backward_pass() {
     const std::string sentence = "The animal didn't cross the street because it was too tired.";
     const std::size_t E = 8, H = 2;
     mha::RandomGenerator random(6);
-    std::printf("=== Lesson 6: the backward pass ===\n\n");
 
     // ---- Text -> X (1, L, E), as in lesson 2 ----
     const mha::Vocabulary vocabulary({sentence});
@@ -135,5 +144,243 @@ int main() {
     std::printf("\nThe key projection's bias gets |gradient| <= %.1e: it shifts every score of a row alike,\n",
                 largest_key_bias);
     std::printf("and the softmax ignores such a shift. PyTorch keeps it anyway (in_proj_bias).\n");
+}
+
+// "layer 1, head 0".
+std::string head_name(std::size_t layer, std::size_t head) {
+    return "layer " + std::to_string(layer) + ", head " + std::to_string(head);
+}
+
+// The training loss at a few steps, on one line.
+void print_losses(const std::vector<double>& losses, const std::vector<std::size_t>& steps) {
+    std::printf("  training loss at step");
+    for (const std::size_t s : steps) {
+        if (s <= losses.size()) {
+            std::printf("  %zu: %.4f", s, losses[s - 1]);
+        }
+    }
+    std::printf("\n");
+}
+
+// One SVG panel per head of every layer, for `tokens` labelled `labels`; `title` starts each panel's title.
+void add_panels(std::vector<std::string>& panels, const mha::AttentionOnlyTransformer& model,
+                const std::vector<std::size_t>& tokens, const std::vector<std::string>& labels,
+                const std::string& title) {
+    const std::vector<std::vector<mha::Matrix>> maps = mha::attention_maps(model, tokens);
+    for (std::size_t l = 0; l < maps.size(); ++l) {
+        for (std::size_t h = 0; h < maps[l].size(); ++h) {
+            panels.push_back(mha::svg_heatmap(maps[l][h], labels, labels, title + head_name(l, h)));
+        }
+    }
+}
+
+// The held-out accuracy with each head silenced, [layer][head].
+std::vector<std::vector<double>> ablation(const mha::AttentionOnlyTransformer& model, mha::Task task,
+                                          const mha::HeldOutData& data) {
+    std::vector<std::vector<double>> accuracy(model.layers.size());
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+        for (std::size_t h = 0; h < model.num_heads(); ++h) {
+            accuracy[l].push_back(mha::evaluate(mha::without_head(model, l, h), task, data).accuracy);
+        }
+    }
+    return accuracy;
+}
+
+// Part 3: Task A, induction heads. Returns the trained runs: 2 layers, then 1 layer.
+std::pair<mha::TrainingResult, mha::TrainingResult> induction_task() {
+    std::printf("\n=== Task A: induction ===\n\n");
+    const mha::HeldOutData data = mha::held_out_data(mha::Task::induction);
+    mha::TrainingOptions options = mha::default_options(mha::Task::induction);  // seed 1
+    std::printf("Sequences of 16 tokens out of 16: noise, a segment of 4 to 8 distinct tokens, the segment again.\n");
+    std::printf("Predict the next token; counted only inside the second copy. %zu layers x %zu head, d_model %zu,\n",
+                options.layers, options.heads, options.d_model);
+    std::printf("%zu Adam steps of %zu sequences, seed %llu.\n\n", options.steps, options.batch,
+                static_cast<unsigned long long>(options.seed));
+    mha::TrainingResult result = mha::train(options);
+    const mha::Evaluation before = mha::evaluate(result.initial_model, mha::Task::induction, data);
+    const mha::Evaluation after = mha::evaluate(result.model, mha::Task::induction, data);
+    print_losses(result.losses, {1, 100, 200, 300, 500, 1000, 1500});
+    std::printf("  held-out accuracy (512 sequences): %.1f %% before training, %.1f %% after\n\n",
+                100.0 * before.accuracy, 100.0 * after.accuracy);
+
+    const std::vector<std::vector<double>> without = ablation(result.model, mha::Task::induction, data);
+    std::printf("  %-16s %14s %10s %20s\n", "head", "previous-token", "induction", "accuracy without it");
+    for (std::size_t l = 0; l < options.layers; ++l) {
+        for (std::size_t h = 0; h < options.heads; ++h) {
+            std::printf("  %-16s %14.3f %10.3f %18.1f %%\n", head_name(l, h).c_str(),
+                        after.scores.previous_token[l][h], after.scores.induction[l][h], 100.0 * without[l][h]);
+        }
+    }
+
+    // One held-out sequence with a long repeat, as `mha train` draws it.
+    const mha::InductionSequence* shown = &data.induction.front();
+    for (const mha::InductionSequence& sequence : data.induction) {
+        if (sequence.segment_length >= 6) {
+            shown = &sequence;
+            break;
+        }
+    }
+    const std::vector<std::size_t>& tokens = shown->tokens;
+    std::vector<std::string> labels;  // "position:token"
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        labels.push_back(std::to_string(i) + ":" + std::to_string(tokens[i]));
+    }
+    std::printf("\nA held-out sequence: noise at positions 0-%zu, the segment at %zu-%zu and again at %zu-%zu:\n  ",
+                shown->first_copy - 1, shown->first_copy, shown->second_copy() - 1, shown->second_copy(),
+                tokens.size() - 1);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        std::printf("%zu%s", tokens[i], i + 1 == shown->first_copy || i + 1 == shown->second_copy() ? " | " : " ");
+    }
+    const mha::TransformerActivations activations = mha::transformer_forward(result.model, {tokens});
+    std::printf("\nThe trained model's next-token guesses in the second copy:\n  ");
+    for (std::size_t i = shown->second_copy(); i + 1 < tokens.size(); ++i) {
+        std::size_t best = 0;
+        for (std::size_t v = 1; v < result.model.vocabulary_size(); ++v) {
+            best = activations.logits(0, i, v) > activations.logits(0, i, best) ? v : best;
+        }
+        std::printf("after %zu: %zu%s  ", tokens[i], best, best == tokens[i + 1] ? "" : " (wrong)");
+    }
+    std::printf("\n");
+    const std::vector<std::vector<mha::Matrix>> maps = mha::attention_maps(result.model, tokens);
+    for (std::size_t l = 0; l < maps.size(); ++l) {
+        for (std::size_t h = 0; h < maps[l].size(); ++h) {
+            std::printf("\nTrained %s (row = query position:token, column = key, in %%):\n%s", head_name(l, h).c_str(),
+                        mha::terminal_heatmap(maps[l][h], labels, labels).c_str());
+        }
+    }
+
+    std::vector<std::string> panels_before, panels_after;
+    add_panels(panels_before, result.initial_model, tokens, labels, "before training · ");
+    add_panels(panels_after, result.model, tokens, labels, "trained · ");
+    // Every head of every layer in one row: layer 0, then layer 1.
+    mha::write_figure("lesson06-induction-before.svg", mha::svg_side_by_side(panels_before));
+    mha::write_figure("lesson06-induction-after.svg", mha::svg_side_by_side(panels_after));
+
+    // Why depth: the same task, one layer.
+    mha::TrainingOptions shallow = options;
+    shallow.layers = 1;
+    shallow.steps = 500;
+    std::printf("\nThe same task with 1 layer (%zu steps):\n", shallow.steps);
+    mha::TrainingResult one_layer = mha::train(shallow);
+    const mha::Evaluation flat = mha::evaluate(one_layer.model, mha::Task::induction, data);
+    print_losses(one_layer.losses, {1, 100, 200, 300, 400, 500});
+    std::printf("  held-out accuracy %.1f %%, loss %.3f; its head: previous-token %.3f, induction %.3f\n",
+                100.0 * flat.accuracy, flat.loss, flat.scores.previous_token[0][0], flat.scores.induction[0][0]);
+    return {std::move(result), std::move(one_layer)};
+}
+
+// The word each id stands for.
+std::vector<std::string> words(const std::vector<std::size_t>& tokens) {
+    std::vector<std::string> text;
+    for (const std::size_t t : tokens) {
+        text.push_back(mha::coreference_vocabulary()[t]);
+    }
+    return text;
+}
+
+// Part 4: Task B, "what does it refer to". Returns the trained run.
+mha::TrainingResult coreference_task() {
+    std::printf("\n=== Task B: what does \"it\" refer to? ===\n\n");
+    const mha::HeldOutData data = mha::held_out_data(mha::Task::coreference);
+    const mha::CoreferenceSplit split = mha::coreference_split();
+    mha::TrainingOptions options = mha::default_options(mha::Task::coreference);  // seed 1
+    std::printf("%zu sentences of 11 words, %zu to train on, %zu held out (the course's two among them).\n",
+                split.train.size() + split.test.size(), split.train.size(), split.test.size());
+    std::printf("At \"it\", name the noun it refers to (one of %zu words). %zu layers x %zu heads, d_model %zu,\n",
+                mha::coreference_vocabulary().size(), options.layers, options.heads, options.d_model);
+    std::printf("%zu Adam steps of %zu sentences, seed %llu, attention not causal.\n\n", options.steps,
+                options.batch, static_cast<unsigned long long>(options.seed));
+    mha::TrainingResult result = mha::train(options);
+    const mha::Evaluation before = mha::evaluate(result.initial_model, mha::Task::coreference, data);
+    const mha::Evaluation after = mha::evaluate(result.model, mha::Task::coreference, data);
+    print_losses(result.losses, {1, 100, 200, 300, 500, 1000, 2000});
+    std::printf("  held-out accuracy (%zu sentences): %.1f %% before training, %.1f %% after\n\n", split.test.size(),
+                100.0 * before.accuracy, 100.0 * after.accuracy);
+
+    const std::vector<std::vector<double>> without = ablation(result.model, mha::Task::coreference, data);
+    std::printf("  %-16s %18s %14s %20s\n", "head", "weight on referent", "on other noun", "accuracy without it");
+    for (std::size_t l = 0; l < options.layers; ++l) {
+        for (std::size_t h = 0; h < options.heads; ++h) {
+            std::printf("  %-16s %18.3f %14.3f %18.1f %%\n", head_name(l, h).c_str(),
+                        after.scores.weight_on_referent[l][h], after.scores.weight_on_other_noun[l][h],
+                        100.0 * without[l][h]);
+        }
+    }
+
+    std::vector<std::string> panels_before, panels_after;
+    for (const std::string ending : {"tired", "wide"}) {
+        const std::vector<std::size_t> tokens =
+            mha::coreference_tokens("the animal didn't cross the street because it was too " + ending);
+        const std::vector<std::string> labels = words(tokens);
+        const std::size_t it = 7;
+
+        // The answer: the softmax of the logits at "it".
+        const mha::TransformerActivations activations = mha::transformer_forward(result.model, {tokens});
+        std::size_t best = 0;
+        double total = 0.0;
+        for (std::size_t v = 0; v < result.model.vocabulary_size(); ++v) {
+            best = activations.logits(0, it, v) > activations.logits(0, it, best) ? v : best;
+        }
+        for (std::size_t v = 0; v < result.model.vocabulary_size(); ++v) {
+            total += std::exp(activations.logits(0, it, v) - activations.logits(0, it, best));
+        }
+        std::printf("\n\"the animal didn't cross the street because it was too %s\": the model answers \"%s\" (p = %.3f)\n",
+                    ending.c_str(), mha::coreference_vocabulary()[best].c_str(), 1.0 / total);
+
+        // What every head reads from "it": its row of the weights.
+        const std::vector<std::vector<mha::Matrix>> maps = mha::attention_maps(result.model, tokens);
+        mha::Matrix rows = xt::zeros<double>({options.layers * options.heads, tokens.size()});
+        std::vector<std::string> row_labels;
+        for (std::size_t l = 0; l < options.layers; ++l) {
+            for (std::size_t h = 0; h < options.heads; ++h) {
+                xt::view(rows, row_labels.size(), xt::all()) = xt::view(maps[l][h], it, xt::all());
+                row_labels.push_back(head_name(l, h));
+            }
+        }
+        std::printf("The row of \"it\" in every head (%% of its attention on each word):\n%s",
+                    mha::terminal_heatmap(rows, row_labels, labels).c_str());
+
+        // Layer 1 reads the stream that layer 0 wrote at the nouns: what did they gather?
+        mha::Matrix noun_rows = xt::zeros<double>({2 * options.heads, tokens.size()});
+        std::vector<std::string> noun_labels;
+        for (const std::size_t noun : {std::size_t{1}, std::size_t{5}}) {
+            for (std::size_t h = 0; h < options.heads; ++h) {
+                xt::view(noun_rows, noun_labels.size(), xt::all()) = xt::view(maps[0][h], noun, xt::all());
+                noun_labels.push_back("\"" + labels[noun] + "\", " + head_name(0, h));
+            }
+        }
+        std::printf("The rows of the two nouns in layer 0:\n%s", mha::terminal_heatmap(noun_rows, noun_labels, labels).c_str());
+        add_panels(panels_before, result.initial_model, tokens, labels, "\"" + ending + "\" · before · ");
+        add_panels(panels_after, result.model, tokens, labels, "\"" + ending + "\" · trained · ");
+    }
+    // One row per sentence and layer, one panel per head.
+    mha::write_figure("lesson06-coreference-before.svg", mha::svg_side_by_side(panels_before, options.heads));
+    mha::write_figure("lesson06-coreference-after.svg", mha::svg_side_by_side(panels_after, options.heads));
+    return result;
+}
+
+}  // namespace
+
+int main() {
+    std::printf("=== Lesson 6: the backward pass ===\n\n");
+    backward_pass();
+    const auto [induction, one_layer] = induction_task();
+    const mha::TrainingResult coreference = coreference_task();
+
+    mha::write_figure("lesson06-loss.svg",
+                      mha::svg_line_chart({{"induction, 2 layers", induction.losses, "#1f5fa8"},
+                                           {"induction, 1 layer", one_layer.losses, "#c0392b"},
+                                           {"coreference", coreference.losses, "#2e8b57"}},
+                                          "Training loss per step (batches of 32)", "step", "loss", true));
+
+    // Timings last: they change from run to run, the numbers above never do.
+    std::printf("\nTimings on this machine (they vary from run to run):\n");
+    for (const auto& [name, run] : {std::pair<const char*, const mha::TrainingResult*>{"induction, 2 layers", &induction},
+                                    {"induction, 1 layer", &one_layer},
+                                    {"coreference", &coreference}}) {
+        std::printf("  %-20s %5zu steps in %5.2f s, %.3f ms per step (median)\n", name, run->losses.size(),
+                    run->seconds, run->milliseconds_per_step);
+    }
     return 0;
 }
+
