@@ -46,11 +46,16 @@ pulls in what the site shows from the real code, outputs and pictures:
             (the text drawing GitHub shows) is left out of the site
     <!-- api-index -->
         ->  a table of every header of src/, grouped by the lesson that introduces it
+    <!-- include training_tables.md -->
+        ->  \include{doc} of that Markdown file of the README's folder: a table a
+            script generated and committed (lesson 6's scripts/lesson06_tables.py),
+            shown where the line is; on GitHub, the reader opens the file
 
 Every lesson page ends with links to the previous and the next lesson, and the
 main page with a link to lesson 1. Lesson 5's page also shows, when they exist,
 lessons/05-*/benchmark_table.md and gflops_chart.svg: where its README has the
-line <!-- benchmarks -->, or else at its end.
+line <!-- benchmarks -->, or else at its end (the chart, then the table included
+as <!-- include --> does).
 
 Usage: python3 markdown_math_filter.py FILE.md   (writes the result to stdout)
        python3 markdown_math_filter.py --check-excerpts OUTPUT_DIR README.md...
@@ -81,7 +86,7 @@ EMPHASIS = re.compile(
     rf"{CODE}|(?P<stars>\*\*?)(?=\S)(?P<inner>(?:{IN_PARAGRAPH}[^*])+?)(?<=\S)(?P=stars)", re.S
 )
 # <!-- snippet PATH NAME -->, <!-- output lessonNN [excerpt] -->, ...: a line of its own.
-DIRECTIVE = re.compile(r"^ {0,3}<!--\s*(?P<name>snippet|output|figure|diagram|api-index|benchmarks)\b"
+DIRECTIVE = re.compile(r"^ {0,3}<!--\s*(?P<name>snippet|output|figure|diagram|api-index|benchmarks|include)\b"
                        r"(?P<arguments>.*?)-->\s*$")
 
 
@@ -195,6 +200,13 @@ def lesson_navigation(label):
     return '\n\n<div class="mha-lesson-nav">' + " | ".join(parts) + "</div>\n"
 
 
+def include(here, name):
+    """The Doxygen command that shows the Markdown file `name` of the README's folder
+    as part of the page. \\include takes the rest of its line as the file name, so it
+    must come last on its line."""
+    return f"\\include{{doc}} {(here.parent / name).relative_to(ROOT).as_posix()}"
+
+
 def benchmarks(here):
     """Lesson 5's measured table and chart, when its folder has them (else "")."""
     folder = here.parent
@@ -202,7 +214,7 @@ def benchmarks(here):
     if (folder / "gflops_chart.svg").is_file():
         parts.append('\\image html gflops_chart.svg "Measured speed, GFLOP/s"')
     if (folder / "benchmark_table.md").is_file():
-        parts.append(f"\\include{{doc}} {(folder / 'benchmark_table.md').relative_to(ROOT)}")
+        parts.append(include(here, "benchmark_table.md"))
     return " ".join(parts)
 
 
@@ -248,6 +260,8 @@ def directive(match, here):
         return api_index()
     if name == "benchmarks":
         return benchmarks(here) + "\n"
+    if name == "include" and len(arguments) == 1 and "/" not in arguments[0]:
+        return include(here, arguments[0]) + "\n"
     return None
 
 
