@@ -317,15 +317,15 @@ mha::TrainingResult coreference_task() {
         // The answer: the softmax of the logits at "it".
         const mha::TransformerActivations activations = mha::transformer_forward(result.model, {tokens});
         std::size_t best = 0;
-        double total = 0.0;
+        double exponentials = 0.0;
         for (std::size_t v = 0; v < result.model.vocabulary_size(); ++v) {
             best = activations.logits(0, it, v) > activations.logits(0, it, best) ? v : best;
         }
         for (std::size_t v = 0; v < result.model.vocabulary_size(); ++v) {
-            total += std::exp(activations.logits(0, it, v) - activations.logits(0, it, best));
+            exponentials += std::exp(activations.logits(0, it, v) - activations.logits(0, it, best));
         }
         std::printf("\n\"the animal didn't cross the street because it was too %s\": the model answers \"%s\" (p = %.3f)\n",
-                    ending.c_str(), mha::coreference_vocabulary()[best].c_str(), 1.0 / total);
+                    ending.c_str(), mha::coreference_vocabulary()[best].c_str(), 1.0 / exponentials);
 
         // What every head reads from "it": its row of the weights.
         const std::vector<std::vector<mha::Matrix>> maps = mha::attention_maps(result.model, tokens);
@@ -340,16 +340,63 @@ mha::TrainingResult coreference_task() {
         std::printf("The row of \"it\" in every head (%% of its attention on each word):\n%s",
                     mha::terminal_heatmap(rows, row_labels, labels).c_str());
 
-        // Layer 1 reads the stream that layer 0 wrote at the nouns: what did they gather?
-        mha::Matrix noun_rows = xt::zeros<double>({2 * options.heads, tokens.size()});
-        std::vector<std::string> noun_labels;
-        for (const std::size_t noun : {std::size_t{1}, std::size_t{5}}) {
-            for (std::size_t h = 0; h < options.heads; ++h) {
-                xt::view(noun_rows, noun_labels.size(), xt::all()) = xt::view(maps[0][h], noun, xt::all());
-                noun_labels.push_back("\"" + labels[noun] + "\", " + head_name(0, h));
+        // Layer 1 reads the stream where layer 0 has written: what had the words it reads gathered?
+        std::vector<std::size_t> read;  // the word each layer-1 head of "it" weighs most, once each
+        for (std::size_t h = 0; h < options.heads; ++h) {
+            const auto row = xt::view(maps[1][h], it, xt::all());
+            const auto most = static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            if (std::find(read.begin(), read.end(), most) == read.end()) {
+                read.push_back(most);
             }
         }
-        std::printf("The rows of the two nouns in layer 0:\n%s", mha::terminal_heatmap(noun_rows, noun_labels, labels).c_str());
+        mha::Matrix read_rows = xt::zeros<double>({read.size() * options.heads, tokens.size()});
+        std::vector<std::string> read_labels;
+        for (const std::size_t word : read) {
+            for (std::size_t h = 0; h < options.heads; ++h) {
+                xt::view(read_rows, read_labels.size(), xt::all()) = xt::view(maps[0][h], word, xt::all());
+                read_labels.push_back("\"" + labels[word] + "\", " + head_name(0, h));
+            }
+        }
+        std::printf("Layer 0's rows of the words layer 1 reads most from \"it\":\n%s",
+                    mha::terminal_heatmap(read_rows, read_labels, labels).c_str());
+
+        // The stream at "it" is a sum (embeddings + what every head added), and the read-out is
+        // linear: the logit difference of the two nouns is the sum of each part's share.
+        const std::size_t animal = tokens[1], street = tokens[5];
+        const auto share = [&](const mha::Matrix& vector) {  // (1, d): its part of logit[animal] − logit[street]
+            double sum = 0.0;
+            for (std::size_t c = 0; c < result.model.d_model(); ++c) {
+                sum += vector(0, c) * (result.model.readout.weight(animal, c) - result.model.readout.weight(street, c));
+            }
+            return sum;
+        };
+        std::printf("Logit of \"animal\" minus logit of \"street\" at \"it\", by what wrote it into the stream:\n");
+        mha::Matrix embedded = xt::view(activations.stream[0], 0, xt::range(it, it + 1), xt::all());  // (1, d)
+        double total = share(embedded);
+        std::printf("  %-34s %+8.2f\n", "embeddings of \"it\" and position 7", total);
+        for (std::size_t l = 0; l < options.layers; ++l) {
+            const mha::MultiHeadAttention& layer = result.model.layers[l];
+            const std::size_t d_k = layer.head_dim(), d = result.model.d_model();
+            const mha::Matrix x = xt::view(activations.stream[l], 0, xt::all(), xt::all());  // (L, d)
+            const mha::Matrix values = layer.value_projection.forward(x);                 // (L, d): every head's V
+            for (std::size_t h = 0; h < options.heads; ++h) {
+                mha::Matrix added = xt::zeros<double>({std::size_t{1}, d});  // (1, d): O_h at "it" through W_o's block h
+                for (std::size_t c = 0; c < d_k; ++c) {
+                    double o = 0.0;  // column c of head h's output at "it": its weights times V_h
+                    for (std::size_t j = 0; j < tokens.size(); ++j) {
+                        o += activations.weights[l](0, h, it, j) * values(j, h * d_k + c);
+                    }
+                    for (std::size_t r = 0; r < d; ++r) {
+                        added(0, r) += layer.output_projection.weight(r, h * d_k + c) * o;
+                    }
+                }
+                const double part = share(added);
+                total += part;
+                std::printf("  %-34s %+8.2f\n", head_name(l, h).c_str(), part);
+            }
+        }
+        std::printf("  %-34s %+8.2f  (the logits themselves: %+.2f)\n", "sum", total,
+                    activations.logits(0, it, animal) - activations.logits(0, it, street));
         add_panels(panels_before, result.initial_model, tokens, labels, "\"" + ending + "\" · before · ");
         add_panels(panels_after, result.model, tokens, labels, "\"" + ending + "\" · trained · ");
     }
