@@ -47,19 +47,20 @@ pulls in what the site shows from the real code, outputs and pictures:
     <!-- api-index -->
         ->  a table of every header of src/, grouped by the lesson that introduces it
     <!-- include training_tables.md -->
-        ->  \include{doc} of that Markdown file of the README's folder: a table a
-            script generated and committed (lesson 6's scripts/lesson06_tables.py),
-            shown where the line is; on GitHub, the reader opens the file
+        ->  that Markdown file of the README's folder (tables that a script generated
+            and that are committed, such as lesson 6's scripts/lesson06_tables.py's),
+            as one line of HTML where the line is; on GitHub, the reader opens the file
 
 Every lesson page ends with links to the previous and the next lesson, and the
 main page with a link to lesson 1. Lesson 5's page also shows, when they exist,
 lessons/05-*/benchmark_table.md and gflops_chart.svg: where its README has the
-line <!-- benchmarks -->, or else at its end (the chart, then the table included
-as <!-- include --> does).
+line <!-- benchmarks -->, or else at its end (the chart, then the table, as
+<!-- include --> shows a file).
 
 Usage: python3 markdown_math_filter.py FILE.md   (writes the result to stdout)
        python3 markdown_math_filter.py --check-excerpts OUTPUT_DIR README.md...
 """
+import html
 import re
 import sys
 from pathlib import Path
@@ -200,17 +201,83 @@ def lesson_navigation(label):
     return '\n\n<div class="mha-lesson-nav">' + " | ".join(parts) + "</div>\n"
 
 
+def inline_markdown(text):
+    """One line of a generated Markdown file as HTML: **bold** and `code`, the rest
+    escaped for HTML and for Doxygen (which would read \\, @ and % as commands)."""
+    out = []
+    for part in re.split(r"(`[^`]+`)", text):
+        code = len(part) > 1 and part.startswith("`") and part.endswith("`")
+        part = html.escape(part[1:-1] if code else part, quote=False)
+        part = part.replace("\\", "\\\\").replace("@", "\\@").replace("%", "\\%")
+        out.append(f"<code>{part}</code>" if code else re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", part))
+    return "".join(out)
+
+
 def include(here, name):
-    """The Doxygen command that shows the Markdown file `name` of the README's folder
-    as part of the page. \\include takes the rest of its line as the file name, so it
-    must come last on its line."""
-    return f"\\include{{doc}} {(here.parent / name).relative_to(ROOT).as_posix()}"
+    """The Markdown file `name` of the README's folder, as one line of HTML for the page.
+
+    For the tables that scripts generate (lesson 5's benchmark_table.md, lesson 6's
+    training_tables.md): headings, paragraphs, "- " lists and tables, with **bold** and
+    `code`; HTML comments are dropped. Doxygen 1.9.4's \\include{doc} would drop
+    everything from the file's first heading on, and pasting the file's lines in would
+    move every later line of the page; one line of HTML does neither. The file's
+    headings become <h2>, <h3>, ..., its highest level <h2>."""
+    lines = (here.parent / name).read_text(encoding="utf-8-sig").splitlines()
+    top = min((len(m[1]) for m in (re.match(r"(#+) ", line) for line in lines) if m), default=1)
+    out, paragraph, items, rows = [], [], [], []
+
+    def table_html():
+        cells = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
+        header, rule = cells[0], cells[1] if len(cells) > 1 else []
+        align = [' align="center"' if c.startswith(":") and c.endswith(":") else
+                 ' align="right"' if c.endswith(":") else "" for c in rule]
+        align += [""] * (len(header) - len(align))
+        html_rows = ["".join(f"<th{a}>{inline_markdown(c)}</th>" for c, a in zip(header, align))]
+        html_rows += ["".join(f"<td{a}>{inline_markdown(c)}</td>" for c, a in zip(row, align)) for row in cells[2:]]
+        return "<table>" + "".join(f"<tr>{row}</tr>" for row in html_rows) + "</table>"
+
+    def flush():
+        if paragraph:
+            out.append(f"<p>{inline_markdown(' '.join(paragraph))}</p>")
+        if items:
+            out.append("<ul>" + "".join(f"<li>{inline_markdown(item)}</li>" for item in items) + "</ul>")
+        if rows:
+            out.append(table_html())
+        paragraph.clear()
+        items.clear()
+        rows.clear()
+
+    for line in lines:
+        heading = re.match(r"(#+) +(.*?)[\s#]*$", line)
+        item = re.match(r"\s*[-*] +(.*)$", line)
+        if not line.strip() or re.fullmatch(r"\s*<!--.*-->\s*", line):
+            flush()
+        elif heading:
+            flush()
+            level = min(6, 2 + len(heading[1]) - top)
+            out.append(f"<h{level}>{inline_markdown(heading[2])}</h{level}>")
+        elif line.lstrip().startswith("|"):
+            if paragraph or items:
+                flush()
+            rows.append(line)
+        elif item:
+            if paragraph or rows:
+                flush()
+            items.append(item[1])
+        elif items and line.startswith(" "):
+            items[-1] += " " + line.strip()  # a list item's next line
+        else:
+            if items or rows:
+                flush()
+            paragraph.append(line.strip())
+    flush()
+    return "".join(out)
 
 
 def benchmarks(here):
     """Lesson 5's measured table and chart, when its folder has them (else "")."""
     folder = here.parent
-    parts = []  # on one line: the chart first, since \\include takes the rest of its line as the file
+    parts = []  # on one line, so that the page keeps its line numbers
     if (folder / "gflops_chart.svg").is_file():
         parts.append('\\image html gflops_chart.svg "Measured speed, GFLOP/s"')
     if (folder / "benchmark_table.md").is_file():
