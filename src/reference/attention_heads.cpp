@@ -43,6 +43,7 @@ Matrix concat_heads(const std::vector<Matrix>& heads) {
     // EXERCISE concat_heads (lesson 4)
     // HINT: The result is (L, H·d_k); head h fills the columns [h·d_k, (h+1)·d_k).
     // HINT: Check that every head has head 0's shape and throw std::invalid_argument naming both if not.
+    // HINT: The test reads the message: "concat_heads: head 2 is (1, 2) but head 0 is (2, 2)" (shape_string gives "(1, 2)").
     // [concat_heads]
     const std::size_t L = heads[0].shape(0), d_k = heads[0].shape(1);
     Matrix concatenated = xt::zeros<double>({L, heads.size() * d_k});  // (L, H·d_k)

@@ -13,7 +13,7 @@ namespace mha {
 Matrix softmax(const Matrix& logits) {
     // EXERCISE stable_softmax (lesson 1)
     // HINT: Work row by row. First find the row's maximum; exp(x - max) never overflows and gives the same weights.
-    // HINT: Reject NaN and +infinity with std::invalid_argument naming the row, the column and "NaN" or "+infinity".
+    // HINT: Reject NaN and +infinity with std::invalid_argument; its test reads the message, which must contain "softmax", "row I, column J" (such as "row 1, column 2") and "NaN" or "+infinity".
     // HINT: A row that is all -infinity (every key masked) becomes all zeros.
     // HINT: Then exponentiate the shifted logits, add them up, and divide each by the sum.
     const std::size_t rows = logits.shape(0), columns = logits.shape(1);
