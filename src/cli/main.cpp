@@ -13,6 +13,7 @@
 //   mha --help        the help text below, also for `mha SUBCOMMAND --help`
 // forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
+#include <csignal>
 #include <iostream>
 #include <new>
 #include <stdexcept>
@@ -275,6 +276,9 @@ std::string one_line(std::string text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A file-size limit (ulimit -f) must make a write fail, which is checked and reported,
+    // rather than kill the program with SIGXFSZ halfway through a file.
+    std::signal(SIGXFSZ, SIG_IGN);
     // Bad input is exit status 2 with one line on stderr; anything else is status 1.
     try {
         run_mha(std::vector<std::string>(argv + 1, argv + argc));

@@ -9,6 +9,7 @@
 
 #include "cli/command_line.hpp"
 #include "core/tensor.hpp"
+#include "io/files.hpp"
 #include "reference/mask.hpp"
 
 namespace mha::cli {
@@ -52,7 +53,11 @@ mha::NpyArray read_npy_input(const std::string& path, const std::string& option)
     if (fs::is_directory(path, error)) {
         fail(path, "is a folder, not a .npy file (" + option + ")");
     }
-    return mha::read_npy(path);  // its messages start with the path already
+    const std::string kind = mha::file_kind(path);
+    if (kind != "a regular file") {  // a FIFO would block the reader; a device never ends
+        fail(path, "is " + kind + ", not a regular file; " + option + " must name a .npy file");
+    }
+    return mha::read_npy(path);  // its messages start with the path already; it checks the kind again
 }
 
 xt::xarray<double> read_sequences(const std::string& path, const std::string& option, std::optional<bool> batched,
