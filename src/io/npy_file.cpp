@@ -283,19 +283,29 @@ private:
 
 // ---- The data ----
 
-// The number of elements and of bytes the shape needs; overflow is an error, before anything is allocated.
+// The number of elements and of bytes the shape needs; overflow is an error, before anything
+// is allocated. The product of the sizes other than 0 must fit too, even when a 0 makes the
+// array empty: xtensor computes the strides of every axis as signed products (std::ptrdiff_t),
+// and (0, 2^40, 2^40) would overflow them. Fuzzing found this (tests/fuzz/regressions).
 std::size_t data_bytes(const std::string& name, const NpyHeader& header, std::size_t element_size,
                        std::size_t& count) {
-    count = 1;
+    constexpr auto largest = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+    std::size_t product = 1;  // of the sizes other than 0
+    bool empty = false;
     for (const std::size_t extent : header.shape) {
-        if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / extent) {
+        if (extent == 0) {
+            empty = true;
+            continue;
+        }
+        if (product > largest / extent) {
             fail(name, "its header declares an impossibly large shape " + shape_string(header.shape));
         }
-        count *= extent;
+        product *= extent;
     }
-    if (count > std::numeric_limits<std::size_t>::max() / element_size) {
+    if (product > largest / element_size) {
         fail(name, "its header declares an impossibly large shape " + shape_string(header.shape));
     }
+    count = empty ? 0 : product;
     return count * element_size;
 }
 

@@ -59,6 +59,14 @@ regressions = {
     "issue13_shape_without_colon.npy": header("", (), raw_dict="{'descr': '<f8', 'fortran_order': False, 'shape'}")
     + data("<f8", [1.0]),
     "issue13_bool_bytes_not_0_or_1.npy": header("|b1", (4,)) + b"\x00\x01\x07\xff",
+    # Found by npy_reader_fuzzer: an empty array (a 0 in the shape) whose other sizes multiply
+    # beyond 2^63; xtensor's strides overflowed (signed integer overflow, UBSan).
+    "fuzz_empty_shape_whose_strides_overflow.npy": bytes.fromhex(
+        "934e554d505901007600"
+        "7b27646573637227 3a20273c6634272c 2027666f72747261 6e5f6f7264657227"
+        "3a2046616c73652c 2027736861706527 3a2028313039 2c20302c20343734342c3733373039"
+        "2c35313631362c37 343537342c373337 30392c3531363135 3637372c20203729 7d"
+        + "20" * 15 + "0a"),
 }
 for folder, files in ((HERE / "corpus" / "npy", seeds), (HERE / "regressions", regressions)):
     folder.mkdir(parents=True, exist_ok=True)
