@@ -90,6 +90,14 @@ TEST_F(MhaCommand, HelpExitsZeroAndDocumentsEveryOption) {
     }
 }
 
+TEST_F(MhaCommand, HelpSaysHowFilesAreReadAndWritten) {
+    const Outcome run = run_mha({"--help"});
+    for (const char* words : {"Only regular files are read", "all or nothing", "An output may not be an input",
+                              "permission denied", "at most 100000", "not finite"}) {
+        EXPECT_NE(run.out.find(words), std::string::npos) << "the help does not say " << words;
+    }
+}
+
 // ============================================================================
 // Bad command lines
 // ============================================================================
