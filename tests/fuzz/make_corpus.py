@@ -2,6 +2,7 @@
 """Writes the seed corpus of the .npy fuzz targets (corpus/npy, corpus/npy_header)
 and the regression inputs (regressions/): small valid and invalid .npy files, byte
 by byte, without NumPy. Run it from anywhere; it rewrites only its own files."""
+import random
 import struct
 from pathlib import Path
 
@@ -68,14 +69,25 @@ regressions = {
         "2c35313631362c37 343537342c373337 30392c3531363135 3637372c20203729 7d"
         + "20" * 15 + "0a"),
 }
-for folder, files in ((HERE / "corpus" / "npy", seeds), (HERE / "regressions", regressions)):
+for folder, files in ((HERE / "corpus" / "npy", seeds), (HERE / "regressions" / "npy", regressions)):
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         (folder / name).write_bytes(content)
-# The header target's seeds: the first bytes of each seed, header only.
+# The header target's seeds: the headers alone, then (below) every seed whole.
 (HERE / "corpus" / "npy_header").mkdir(parents=True, exist_ok=True)
 for name in ("f8_2x3.npy", "f4_version2.npy", "f8_keys_reordered.npy", "one_tuple_without_comma.npy"):
     content = seeds[name]
     length = struct.unpack("<H", content[8:10])[0] if content[6] == 1 else struct.unpack("<I", content[8:12])[0]
-    (HERE / "corpus" / "npy_header" / name).write_bytes(content[:(10 if content[6] == 1 else 12) + length])
+    (HERE / "corpus" / "npy_header" / ("header_only_" + name)).write_bytes(
+        content[:(10 if content[6] == 1 else 12) + length])
+# The header target starts from every seed of the reader too.
+for name, content in seeds.items():
+    (HERE / "corpus" / "npy_header" / name).write_bytes(content)
+# The weights-folder target's inputs are read by a FuzzedDataProvider: any bytes will do.
+random.seed(13)
+(HERE / "corpus" / "weights_folder").mkdir(parents=True, exist_ok=True)
+(HERE / "regressions" / "weights_folder").mkdir(parents=True, exist_ok=True)
+for i, length in enumerate((16, 64, 256, 1024, 4096)):
+    (HERE / "corpus" / "weights_folder" / f"random_{length}.bin").write_bytes(random.randbytes(length))
+(HERE / "regressions" / "weights_folder" / "empty.bin").write_bytes(b"")
 print(f"wrote {len(seeds)} seeds, {len(regressions)} regression inputs")
