@@ -130,9 +130,9 @@ std::vector<NamedFile> input_files(const AttentionInputOptions& options);
 void check_destination(const std::string& path, const std::string& option);
 
 /// Refuses, before anything is computed, an output that is the same file as an
-/// input or as another output, however it is written: other spellings
-/// (`./out.npy`, an absolute path), symbolic and hard links are caught by
-/// comparing the files' identities (mha::file_identity()).
+/// input or as another output, however it is written: other spellings such as
+/// an absolute path for a relative one, and symbolic and hard links, are caught by
+/// comparing the files' identities, mha::file_identity().
 ///
 /// @param inputs every file the command reads.
 /// @param outputs every file it will write.

@@ -57,8 +57,11 @@ public:
     ///         a FIFO (named pipe) / a device ..., not a regular file".
     /// @see @ref lesson04
     explicit InputFile(const std::string& path);
+    /// Closes the file.
     ~InputFile();
+    /// Not copied: one object, one open file.
     InputFile(const InputFile&) = delete;
+    /// Not copied: one object, one open file.
     InputFile& operator=(const InputFile&) = delete;
 
     /// The file's size in bytes when it was opened.
@@ -102,8 +105,11 @@ public:
     ///         permission denied, not a regular file...) if it cannot be created.
     /// @see @ref lesson04
     explicit FileWriter(const std::string& path);
+    /// Closes the file if close() was not called, and then removes it: it is incomplete.
     ~FileWriter();
+    /// Not copied: one object, one open file.
     FileWriter(const FileWriter&) = delete;
+    /// Not copied: one object, one open file.
     FileWriter& operator=(const FileWriter&) = delete;
 
     /// Writes all of the bytes, retrying short writes.
@@ -135,9 +141,9 @@ private:
 void write_file(const std::string& path, const std::string& bytes);
 
 /// The identity of a file, to tell whether two paths name the same file
-/// however they are spelt (`a.npy`, `./a.npy`, `/abs/a.npy`, a symbolic or
-/// hard link): the device and inode of an existing file (links followed), or,
-/// for a file that does not exist yet, those of its folder and its name.
+/// however they are spelt: a relative or an absolute path, with or without
+/// `..`, a symbolic or a hard link. It is the device and inode of an existing file (links
+/// followed), or, for a file that does not exist yet, those of its folder and its name.
 struct FileIdentity {
     dev_t device = 0;      ///< st_dev of the file, or of its folder.
     ino_t inode = 0;       ///< st_ino of the file, or of its folder.
@@ -177,10 +183,13 @@ FileIdentity file_identity(const std::string& path);
 ///     outputs.commit();  // both appear, or neither changes
 class OutputFiles {
 public:
+    /// No outputs yet.
     OutputFiles() = default;
     /// Removes every temporary file and created folder, unless commit() succeeded.
     ~OutputFiles();
+    /// Not copied: the temporary files belong to one object.
     OutputFiles(const OutputFiles&) = delete;
+    /// Not copied: the temporary files belong to one object.
     OutputFiles& operator=(const OutputFiles&) = delete;
 
     /// Checks that `path` can be an output and returns the temporary file to

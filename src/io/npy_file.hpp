@@ -13,7 +13,7 @@
 /// @brief Checked .npy reading and writing (introduced in @ref lesson04).
 ///
 /// The format is small (NumPy documents it in `numpy.lib.format`): the magic
-/// string `\x93NUMPY`, a version byte pair (1.0, 2.0 or 3.0), the length of the
+/// string (the byte 0x93, then `NUMPY`), a version byte pair (1.0, 2.0 or 3.0), the length of the
 /// header (2 little-endian bytes in version 1.0, 4 in 2.0 and 3.0), the header
 /// itself, a Python dict literal such as
 /// `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }` padded with
