@@ -48,7 +48,8 @@ std::string first_refused_value(const xt::xarray<double>& values, Allowed allowe
 mha::NpyArray read_npy_input(const std::string& path, const std::string& option) {
     std::error_code error;
     if (!fs::exists(path, error)) {
-        fail(path, "no such file (" + option + ")");
+        const std::string kind = mha::file_kind(path);  // "missing", or a link that leads nowhere
+        fail(path, (kind == "missing" ? std::string("no such file") : "is " + kind) + " (" + option + ")");
     }
     if (fs::is_directory(path, error)) {
         fail(path, "is a folder, not a .npy file (" + option + ")");

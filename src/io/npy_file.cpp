@@ -11,6 +11,8 @@
 // anything NumPy would not write.
 #include "io/npy_file.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -429,6 +431,19 @@ void check_data_size(const std::string& name, std::size_t expected, std::uint64_
     }
 }
 
+// A file can be larger than memory (a sparse file is cheap to make): refuse to read one
+// whose data and values would need more than the machine has, rather than have the
+// system kill the process halfway through.
+void check_memory(const std::string& path, double needed) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    const double memory = static_cast<double>(pages) * static_cast<double>(page_size);
+    if (pages > 0 && page_size > 0 && needed > memory) {
+        fail(path, "would need " + std::to_string(static_cast<long long>(needed / 1048576)) +
+                       " MiB of memory to read, more than this machine's " +
+                       std::to_string(static_cast<long long>(memory / 1048576)) + " MiB");
+    }
+}
+
 // Reads the header of an open file, leaving the file at its data.
 NpyHeader read_header(const std::string& path, InputFile& file) {
     try {
@@ -547,6 +562,7 @@ NpyArray read_npy(const std::string& path) {
     std::size_t count = 0;
     const std::size_t bytes = data_bytes(path, header, size_of(array.type), count);
     check_data_size(path, bytes, file.size() - header.data_offset);
+    check_memory(path, static_cast<double>(bytes) + 8.0 * static_cast<double>(count));
     std::vector<char> data(bytes);
     file.read_exactly(data.data(), bytes);
     array.values = decode_values(path, header, array.type, data.data(), count);
@@ -573,6 +589,7 @@ xt::xarray<std::int64_t> read_npy_int64(const std::string& path) {
     std::size_t count = 0;
     const std::size_t bytes = data_bytes(path, header, int64_type.size, count);
     check_data_size(path, bytes, file.size() - header.data_offset);
+    check_memory(path, 2.0 * static_cast<double>(bytes));
     std::vector<char> data(bytes);
     file.read_exactly(data.data(), bytes);
     return decode<std::int64_t>(header, data.data(), count, 8, [](const unsigned char* b, std::size_t) {

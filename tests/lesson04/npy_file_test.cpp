@@ -275,6 +275,18 @@ TEST_F(NpyReader, ShapesTooLargeToCountAreRefusedBeforeAllocating) {
               std::string::npos);
 }
 
+TEST_F(NpyReader, FileLargerThanMemoryIsRefusedBeforeReading) {
+    // A sparse file of 800 GB costs nothing on disk; reading it would need 1.6 TB of memory.
+    const std::string path = write_bytes("sparse.npy", npy_bytes(dict("<f8", "(100000000000,)")));
+    std::error_code error;
+    fs::resize_file(path, fs::file_size(path) + 800'000'000'000ull, error);
+    if (error) {
+        GTEST_SKIP() << "this file system has no sparse files: " << error.message();
+    }
+    const std::string message = thrown_message<std::runtime_error>([&] { mha::read_npy(path); });
+    EXPECT_NE(message.find("MiB of memory to read, more than this machine's"), std::string::npos) << message;
+}
+
 TEST_F(NpyReader, BoolBytesOtherThanZeroOrOneAreRefused) {
     const std::string message = refusal(npy_bytes(dict("|b1", "(2, 3)"), std::string("\x00\x01\x01\x00\x07\x01", 6)));
     EXPECT_NE(message.find("holds the byte 7 at index (1, 1) of a bool array"), std::string::npos) << message;
