@@ -18,7 +18,7 @@ It needs no internet and no pip. For every case below it writes one folder
 and a list of the cases, tests/fixtures/lesson01/cases.txt, one
 "<case> <mask kind>" per line, so that the C++ test knows what to load.
 
-The files are NumPy's .npy format, which xtensor reads with xt::load_npy.
+The files are NumPy's .npy format, which the course reads with mha::read_npy.
 Every case seeds the random generator itself, so running the script again
 writes the same numbers, and adding a case does not change the others.
 
@@ -240,8 +240,8 @@ CASES = [
 
 def save(folder, name, tensor):
     """Saves one tensor as <folder>/<name>.npy in C (row-major) order, which is
-    the layout xt::load_npy returns by default. float64 stays '<f8'; a bool
-    mask is saved as NumPy bool ('|b1'), which xt::load_npy<bool> reads."""
+    the layout mha::read_npy returns. float64 stays '<f8'; a bool
+    mask is saved as NumPy bool ('|b1'), which mha::read_npy reads as 0 and 1."""
     array = np.ascontiguousarray(tensor.detach().numpy())
     assert array.dtype in (np.float64, np.bool_), array.dtype
     np.save(folder / f"{name}.npy", array)

@@ -18,6 +18,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # Tests and benchmarks
   googletest libgtest-dev libbenchmark-dev
+  # Fuzzing the .npy reader (tests/fuzz): clang and its libFuzzer and sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # Documentation: Doxygen, graphviz for diagrams, MathJax 2.7 served offline, the site's style,
   # python3 for the Markdown math filter
   doxygen graphviz libjs-mathjax fonts-mathjax doxygen-awesome-css python3

@@ -8,11 +8,15 @@
 //   3. writing               (the results, in the query's dtype)
 #include "cli/attention_inputs.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -59,6 +63,13 @@ std::string shape_as_given(const mha::Tensor3& tensor, bool batched) {
 }
 
 namespace {
+
+// A number in 6 significant digits, such as 1e+308 or 9.15927e+38.
+std::string short_number(double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", x);
+    return text;
+}
 
 mha::MultiHeadAttention load_module(const AttentionInputOptions& options) {
     std::error_code error;
@@ -128,6 +139,42 @@ mha::KeyPaddingMask load_key_padding_mask(const std::string& path, std::size_t B
                                               : mha::KeyPaddingMask(rows);
 }
 
+// Both masks are added to the scores: attn_mask[·, i, j] + key_padding_mask[b, j]. Two huge
+// finite values (1e308 each) would add up to +inf, which attention refuses; say so here,
+// naming both files, rather than blaming the query later. -inf and the causal mask's -inf
+// only ever remove a key, so only the largest finite values that meet need checking.
+void check_masks_add_up(const mha::AttentionMasks& masks, const std::string& attn_mask_path,
+                        const std::string& key_padding_mask_path, std::size_t B, std::size_t H, std::size_t L,
+                        std::size_t S, bool batched) {
+    const mha::Tensor3& attention = masks.attention_mask->additive();  // (1 or B·H, L, S)
+    const mha::Matrix& padding = masks.key_padding_mask->additive();    // (B, S)
+    const bool per_head = masks.attention_mask->per_head();
+    for (std::size_t b = 0; b < B; ++b) {
+        for (std::size_t j = 0; j < S; ++j) {
+            const double pad = padding(b, j);
+            if (!std::isfinite(pad)) {
+                continue;
+            }
+            for (std::size_t index = per_head ? b * H : 0; index < (per_head ? (b + 1) * H : 1); ++index) {
+                for (std::size_t i = masks.causal ? std::min(j, L) : 0; i < L; ++i) {  // causal: keys j <= i
+                    const double added = attention(index, i, j);
+                    if (std::isfinite(added) && !std::isfinite(added + pad)) {
+                        const std::string where = per_head ? numpy_shape_string({index, i, j})
+                                                           : numpy_shape_string({i, j});
+                        fail(key_padding_mask_path,
+                             "holds " + short_number(pad) + " at index " +
+                                 numpy_shape_string(batched ? std::vector<std::size_t>{b, j}
+                                                            : std::vector<std::size_t>{j}) +
+                                 ", which added to the " + short_number(added) + " at index " + where +
+                                 " of --attn-mask " + attn_mask_path +
+                                 " overflows to infinity; the masks must add up to finite numbers or -inf");
+                    }
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
 AttentionInputs load_attention_inputs(const AttentionInputOptions& options) {
@@ -187,7 +234,34 @@ AttentionInputs load_attention_inputs(const AttentionInputOptions& options) {
         inputs.masks.key_padding_mask = load_key_padding_mask(*options.key_padding_mask_path, B, S, inputs.batched);
     }
     inputs.masks.causal = options.causal;
+    if (options.attn_mask_path && options.key_padding_mask_path) {
+        check_masks_add_up(inputs.masks, *options.attn_mask_path, *options.key_padding_mask_path, B, H, L, S,
+                           inputs.batched);
+    }
     return inputs;
+}
+
+std::vector<NamedFile> input_files(const AttentionInputOptions& options) {
+    std::vector<NamedFile> files;
+    for (const char* name : {"in_proj_weight.npy", "q_proj_weight.npy", "k_proj_weight.npy", "v_proj_weight.npy",
+                             "in_proj_bias.npy", "out_proj.weight.npy", "out_proj.bias.npy"}) {
+        const std::string path = (fs::path(options.weights_dir) / name).string();
+        if (mha::path_exists(path)) {
+            files.push_back({path, "--weights"});
+        }
+    }
+    files.push_back({options.query_path, "--query"});
+    const std::pair<const std::optional<std::string>*, const char*> optional_files[] = {
+        {&options.key_path, "--key"},
+        {&options.value_path, "--value"},
+        {&options.attn_mask_path, "--attn-mask"},
+        {&options.key_padding_mask_path, "--key-padding-mask"}};
+    for (const auto& [path, option] : optional_files) {
+        if (*path) {
+            files.push_back({**path, option});
+        }
+    }
+    return files;
 }
 
 void check_destination(const std::string& path, const std::string& option) {
@@ -195,10 +269,39 @@ void check_destination(const std::string& path, const std::string& option) {
     if (fs::is_directory(path, error)) {
         fail(path, "is a folder; " + option + " needs a file name, such as " + (fs::path(path) / "out.npy").string());
     }
+    const std::string kind = mha::file_kind(path);
+    if (kind != "missing" && kind != "a regular file") {
+        fail(path, "cannot be written (" + option + "): it is " + kind +
+                       ", not a regular file; an output must be a regular file or a new one");
+    }
     const fs::path folder = fs::path(path).parent_path();
     if (!folder.empty() && !fs::is_directory(folder, error)) {
         fail(path, "cannot be written (" + option + "): " + folder.string() +
                        (fs::exists(folder, error) ? " is not a folder" : " does not exist"));
+    }
+    const std::string writable_folder = folder.empty() ? "." : folder.string();
+    if (::access(writable_folder.c_str(), W_OK | X_OK) != 0) {
+        fail(path, "cannot be written (" + option + "): permission denied in the folder " + writable_folder);
+    }
+}
+
+void check_outputs_are_not_inputs(const std::vector<NamedFile>& inputs, const std::vector<NamedFile>& outputs) {
+    std::vector<std::pair<mha::FileIdentity, const NamedFile*>> seen;
+    for (const NamedFile& input : inputs) {
+        seen.emplace_back(mha::file_identity(input.path), &input);
+    }
+    const std::size_t input_count = seen.size();
+    for (const NamedFile& output : outputs) {
+        const mha::FileIdentity identity = mha::file_identity(output.path);
+        for (std::size_t k = 0; k < seen.size(); ++k) {
+            const NamedFile& other = *seen[k].second;
+            if (seen[k].first == identity) {
+                fail(output.option, "'" + output.path + "' is the same file as " + other.option + " (" + other.path +
+                                        (k < input_count ? "); an output may not overwrite an input"
+                                                         : "); the two outputs would overwrite each other"));
+            }
+        }
+        seen.emplace_back(identity, &output);
     }
 }
 
@@ -213,13 +316,43 @@ xt::xarray<double> without_batch_axis(const xt::xarray<double>& values) {
     return result;
 }
 
-void write_result(const std::string& command, const std::string& path, const std::string& option,
-                  const xt::xarray<double>& values, mha::NpyType type) {
-    try {
-        mha::write_npy(path, values, type);
-    } catch (const std::runtime_error&) {
-        fail(path, "cannot be written (" + option + "); check that its folder exists and that you may write there");
+void check_finite_result(const xt::xarray<double>& values, mha::NpyType type, const NamedFile& output,
+                         const std::string& what) {
+    // Beyond the largest float32 by half its last unit, a double rounds to infinity in float32.
+    const double overflow = static_cast<double>(std::numeric_limits<float>::max()) + 0x1p103;
+    const bool as_float32 = type == mha::NpyType::float32;
+    const std::vector<std::size_t> shape = shape_of(values);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const double x = values.data()[i];
+        const bool finite = std::isfinite(x) && !(as_float32 && std::abs(x) >= overflow);
+        if (!finite) {
+            const std::string index = numpy_shape_string(mha::unravel_index(i, shape));
+            const std::string value = std::isnan(x) ? "nan" : x > 0 ? "+inf" : "-inf";
+            fail(output.option,
+                 what + " would hold " + value + " at index " + index +
+                     (std::isfinite(x) ? " in float32, the query's dtype (it is " + short_number(x) +
+                                             " in float64; the largest float32 is 3.4e+38)"
+                                       : " (an overflow in float64)") +
+                     ": the inputs are too large for this computation; nothing was written");
+        }
     }
+}
+
+void stage_result(mha::OutputFiles& outputs, const NamedFile& output, const xt::xarray<double>& values,
+                  mha::NpyType type) {
+    try {
+        mha::write_npy(outputs.add(output.path), values, type);
+    } catch (const std::runtime_error& error) {
+        // The library's message starts with a path already: the output's, or a temporary file next to it.
+        std::string what = error.what();
+        const std::size_t colon = what.find(": ");
+        what = colon == std::string::npos ? what : what.substr(colon + 2);
+        fail(output.path, what + " (" + output.option + "); nothing was written");
+    }
+}
+
+void report_written(const std::string& command, const std::string& path, const xt::xarray<double>& values,
+                    mha::NpyType type) {
     std::cout << "mha " << command << ": wrote " << path << ", " << numpy_shape_string(shape_of(values)) << " "
               << mha::npy_type_name(type) << "\n";
 }

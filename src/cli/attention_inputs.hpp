@@ -11,11 +11,13 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <xtensor/xarray.hpp>
 
 #include "core/tensor.hpp"
+#include "io/files.hpp"
 #include "io/npy_file.hpp"
 #include "reference/multi_head_attention.hpp"
 
@@ -62,12 +64,15 @@ void add_attention_input_options(CLI::App& command, AttentionInputOptions& optio
 /// the parameters (finite, E divisible by H), the query (which decides B, L and
 /// whether the input is batched), the key and value (the query's B, one S, the
 /// module's kdim and vdim) and the masks (PyTorch's shapes).
+/// Two float masks must add up to finite numbers (or -inf) wherever both apply:
+/// 1e308 in both would overflow to +inf, which is refused naming both files.
 ///
 /// @param options as parsed.
 /// @return the inputs, the query, key and value as (B, ·, ·) even when unbatched.
 /// @throws InputError naming the file or option at fault for any bad input.
 /// @throws std::runtime_error starting with the file's path for a file the
-///         library cannot read (not a .npy file, truncated, a wrong dtype).
+///         library cannot read (not a .npy file, truncated, a wrong dtype,
+///         permission denied, not a regular file, E = 0).
 /// @see @ref lesson04
 AttentionInputs load_attention_inputs(const AttentionInputOptions& options);
 
@@ -98,26 +103,79 @@ mha::Tensor3 as_batch(const xt::xarray<double>& values);
 /// @see @ref lesson04
 xt::xarray<double> without_batch_axis(const xt::xarray<double>& values);
 
+/// A file the command reads or writes, with the option that named it (for messages).
+struct NamedFile {
+    std::string path;    ///< as given, or made from a folder given, such as `grads/query.grad.npy`.
+    std::string option;  ///< such as `--query` or `--weights`.
+};
+
+/// Every file an attention call reads: each parameter file present in
+/// `--weights`, the query, key, value and masks given.
+///
+/// @param options as parsed.
+/// @return the files, with their options.
+/// @throws nothing but std::bad_alloc.
+/// @see @ref lesson04
+std::vector<NamedFile> input_files(const AttentionInputOptions& options);
+
 /// Refuses an output file that surely cannot be written, before anything is
-/// computed, so that a typo in one output path leaves no other file behind.
+/// computed, so that a typo in one output path costs no computation: a folder,
+/// a device (such as /dev/full), a FIFO, a symbolic link to nothing, a missing
+/// folder, a folder without write permission.
 ///
 /// @param path the file, as given.
 /// @param option the option that named it, such as `--out`.
-/// @throws InputError naming the path if it is a folder or its folder does not exist.
+/// @throws InputError naming the path (and the option) if it cannot be an output.
 /// @see @ref lesson04
 void check_destination(const std::string& path, const std::string& option);
 
-/// Writes one array and says so on stdout, in one line:
-/// `mha forward: wrote out.npy, (2, 4, 8) float32`.
+/// Refuses, before anything is computed, an output that is the same file as an
+/// input or as another output, however it is written: other spellings such as
+/// an absolute path for a relative one, and symbolic and hard links, are caught by
+/// comparing the files' identities, mha::file_identity().
 ///
-/// @param command `forward` or `backward`, for the line on stdout.
-/// @param path the file.
-/// @param option the option that named the file (or its folder), for the message.
+/// @param inputs every file the command reads.
+/// @param outputs every file it will write.
+/// @throws InputError naming the later option of the two, and the other, such
+///         as `--weights-out: 'w.npy' is the same file as --out (out.npy)`.
+/// @see @ref lesson04
+void check_outputs_are_not_inputs(const std::vector<NamedFile>& inputs, const std::vector<NamedFile>& outputs);
+
+/// Refuses a result that holds NaN or infinity, or a value that would become
+/// infinity when written as float32 (beyond 3.4e38), so that no output ever
+/// holds what the inputs did not.
+///
+/// @param values the result, any shape.
+/// @param type the dtype it is to be written in.
+/// @param output the file and option it is for.
+/// @param what the result in words, such as "the output" or "dL/dquery".
+/// @throws InputError naming the option, the value and its index when one is refused.
+/// @see @ref lesson04
+void check_finite_result(const xt::xarray<double>& values, mha::NpyType type, const NamedFile& output,
+                         const std::string& what);
+
+/// Writes one array into the outputs of a run (mha::OutputFiles): to a
+/// temporary file next to `output.path`, renamed into place by commit().
+///
+/// @param outputs the run's outputs.
+/// @param output the file and the option that named it (or its folder).
 /// @param values any shape.
 /// @param type the element type to write: the query's.
-/// @throws InputError naming the path if the file cannot be written.
+/// @throws InputError naming the path and the option if it cannot be written.
 /// @see @ref lesson04
-void write_result(const std::string& command, const std::string& path, const std::string& option,
-                  const xt::xarray<double>& values, mha::NpyType type);
+void stage_result(mha::OutputFiles& outputs, const NamedFile& output, const xt::xarray<double>& values,
+                  mha::NpyType type);
+
+/// Says on stdout, in one line, that a file was written:
+/// `mha forward: wrote out.npy, (2, 4, 8) float32`.
+///
+/// @param command `forward` or `backward`.
+/// @param path the file, as given.
+/// @param values what it holds.
+/// @param type its element type.
+/// @throws nothing but std::bad_alloc.
+/// @see @ref lesson04
+void report_written(const std::string& command, const std::string& path, const xt::xarray<double>& values,
+                    mha::NpyType type);
 
 }  // namespace mha::cli

@@ -4,9 +4,10 @@
 //
 // The file reads from top to bottom, as the command runs:
 //   1. the options           (declared on CLI11, then checked together)
-//   2. loading and checking  (every file, as `mha forward` does, then dY)
+//   2. loading and checking  (every file, as `mha forward` does, then dY; then the outputs:
+//                             a folder, and none of its files an input)
 //   3. computing             (one call to multi_head_attention_backward)
-//   4. writing               (the three inputs' gradients, then the parameters')
+//   4. writing               (the three inputs' gradients, then the parameters': all or nothing)
 #include "cli/backward_command.hpp"
 
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "cli/command_line.hpp"
 #include "cli/npy_inputs.hpp"
 #include "core/tensor.hpp"
+#include "io/files.hpp"
 #include "io/npy_file.hpp"
 #include "io/parameter_files.hpp"
 #include "train/multi_head_attention_backward.hpp"
@@ -77,17 +79,51 @@ mha::Tensor3 load_grad_output(const BackwardOptions& options, const AttentionInp
                                              (inputs.batched ? "(B, L, E)" : "(L, E)")));
 }
 
-// The folder --grads-out, made if it is missing (with its parents), before
-// anything is computed, so that a wrong path costs no computation.
-void prepare_folder(const std::string& folder) {
-    std::error_code error;
-    if (fs::exists(folder, error) && !fs::is_directory(folder, error)) {
-        fail(folder, "is not a folder; --grads-out needs a folder to write the gradients into");
+// The files this run writes into --grads-out, each with the array it will hold: the three
+// inputs' gradients, then the parameters' under their PyTorch names (mha::parameter_arrays).
+std::vector<std::pair<NamedFile, xt::xarray<double>>> gradient_files(const BackwardOptions& options,
+                                                                     const AttentionInputs& inputs,
+                                                                     const mha::MultiHeadAttentionGradients& gradients) {
+    std::vector<std::pair<NamedFile, xt::xarray<double>>> files;
+    const auto add = [&](const std::string& name, const xt::xarray<double>& values) {
+        files.emplace_back(NamedFile{(fs::path(options.grads_out_dir) / name).string(), "--grads-out"}, values);
+    };
+    // The three inputs' gradients, each of its input's shape: (B, L, E), (B, S, kdim),
+    // (B, S, vdim); without B when unbatched.
+    const std::pair<const char*, const mha::Tensor3*> input_gradients[] = {
+        {"query.grad.npy", &gradients.query}, {"key.grad.npy", &gradients.key}, {"value.grad.npy", &gradients.value}};
+    for (const auto& [name, gradient] : input_gradients) {
+        const xt::xarray<double> values = *gradient;
+        add(name, inputs.batched ? values : without_batch_axis(values));
     }
-    fs::create_directories(folder, error);
-    if (error || !fs::is_directory(folder)) {
-        fail(folder, "cannot be created (--grads-out): " + error.message());
+    for (const auto& [name, values] : mha::parameter_arrays(gradients.parameters)) {
+        add(name, values);
     }
+    return files;
+}
+
+// Before anything is computed: --grads-out must be a folder or a new one, and no file
+// to be written in it may be an input (say, --query grads/query.grad.npy).
+void check_outputs(const BackwardOptions& options, const AttentionInputs& inputs) {
+    const std::string& folder = options.grads_out_dir;
+    const std::string kind = mha::file_kind(folder);
+    if (kind != "missing" && kind != "a folder") {
+        fail(folder, "is " + kind + ", not a folder; --grads-out needs a folder to write the gradients into");
+    }
+    // The names of the files the gradients get are known before they are computed:
+    // a module of the parameters' shapes names them as the gradients' module will.
+    const mha::MultiHeadAttentionGradients shapes_only{inputs.query, inputs.key, inputs.value, inputs.module};
+    std::vector<NamedFile> outputs;
+    for (const auto& [output, values] : gradient_files(options, inputs, shapes_only)) {
+        outputs.push_back(output);
+        const std::string output_kind = mha::file_kind(output.path);
+        if (output_kind != "missing" && output_kind != "a regular file") {
+            fail(output.path, "cannot be written (--grads-out): it is " + output_kind + ", not a regular file");
+        }
+    }
+    std::vector<NamedFile> inputs_read = input_files(options.inputs);
+    inputs_read.push_back({options.grad_output_path, "--grad-output"});
+    check_outputs_are_not_inputs(inputs_read, outputs);
 }
 
 // ============================================================================
@@ -111,27 +147,27 @@ mha::MultiHeadAttentionGradients compute(const AttentionInputs& inputs, const mh
 // 4. Writing
 // ============================================================================
 
+// Every gradient, in the query's dtype: all written, checked and renamed into place
+// together, or none (mha::OutputFiles; a --grads-out folder it created is removed again).
 void write_gradients(const BackwardOptions& options, const AttentionInputs& inputs,
                      const mha::MultiHeadAttentionGradients& gradients) {
-    // The three inputs' gradients, each of its input's shape: (B, L, E), (B, S, kdim),
-    // (B, S, vdim); without B when unbatched.
-    const std::pair<const char*, const mha::Tensor3*> input_gradients[] = {
-        {"query.grad.npy", &gradients.query}, {"key.grad.npy", &gradients.key}, {"value.grad.npy", &gradients.value}};
-    for (const auto& [name, gradient] : input_gradients) {
-        const xt::xarray<double> values = *gradient;
-        write_result("backward", (fs::path(options.grads_out_dir) / name).string(), "--grads-out",
-                     inputs.batched ? values : without_batch_axis(values), inputs.output_type);
+    const auto files = gradient_files(options, inputs, gradients);
+    for (const auto& [output, values] : files) {
+        check_finite_result(values, inputs.output_type, output,
+                            "the gradient " + fs::path(output.path).filename().string());
     }
-
-    // The parameters' gradients: a module of gradients, saved as the parameters are
-    // saved, so each gets its parameter's PyTorch name (in_proj_weight.npy, ...).
-    // A file that cannot be written is a runtime_error starting with its path, which main prints.
-    const std::vector<std::string> written =
-        mha::save_parameters(gradients.parameters, options.grads_out_dir, inputs.output_type);
-    for (const std::string& path : written) {
-        const mha::NpyArray saved = mha::read_npy(path);  // only to say what was written, as write_result does
-        std::cout << "mha backward: wrote " << path << ", " << numpy_shape_string(shape_of(saved.values)) << " "
-                  << mha::npy_type_name(saved.type) << "\n";
+    mha::OutputFiles outputs;
+    try {
+        outputs.create_folder(options.grads_out_dir);
+    } catch (const std::runtime_error& error) {
+        fail("--grads-out", error.what());
+    }
+    for (const auto& [output, values] : files) {
+        stage_result(outputs, output, values, inputs.output_type);
+    }
+    outputs.commit();
+    for (const auto& [output, values] : files) {
+        report_written("backward", output.path, values, inputs.output_type);
     }
 }
 
@@ -141,7 +177,7 @@ void run_backward(const BackwardOptions& options) {
     check_options_together(options);                                       // 1
     const AttentionInputs inputs = load_attention_inputs(options.inputs);  // 2
     const mha::Tensor3 grad_output = load_grad_output(options, inputs);    // (B, L, E)
-    prepare_folder(options.grads_out_dir);
+    check_outputs(options, inputs);
     const mha::MultiHeadAttentionGradients gradients =
         compute(inputs, grad_output, options.inputs.query_path);  // 3
     write_gradients(options, inputs, gradients);                  // 4

@@ -6,6 +6,7 @@
 #include "cli/bench_command.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,22 +49,52 @@ mha::FastVersion parse_version(const std::string& text) {
     fail("--version", "'" + text + "' is not a version of lesson 5; give 1 to 5 or a name: " + names);
 }
 
-// What CLI11 cannot check: the numbers together.
+// The largest value of each number: far above any sensible benchmark, low enough
+// that a typo (or 18446744073709551615) is a usage error, not an internal one.
+struct Limit {
+    const char* option;
+    std::size_t BenchOptions::*number;
+    std::size_t largest;
+};
+constexpr Limit limits[] = {{"--seq-len", &BenchOptions::seq_len, 1'000'000},
+                            {"--embed-dim", &BenchOptions::embed_dim, 65'536},
+                            {"--batch", &BenchOptions::batch, 100'000},
+                            {"--threads", &BenchOptions::threads, 1'024},
+                            {"--repeat", &BenchOptions::repeat, 100'000}};
+
+// The machine's memory in bytes, or 0 if unknown.
+double physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? static_cast<double>(pages) * static_cast<double>(page_size) : 0.0;
+}
+
+// What CLI11 cannot check: each number's range, then the numbers together.
 void check_options_together(const BenchOptions& options) {
+    for (const Limit& limit : limits) {
+        if (options.*limit.number > limit.largest) {
+            fail(limit.option, std::to_string(options.*limit.number) + " is more than " +
+                                   std::to_string(limit.largest) + ", the largest `mha bench` accepts");
+        }
+    }
     if (options.embed_dim % options.num_heads != 0) {
         fail("--num-heads", "E = " + std::to_string(options.embed_dim) + " is not divisible by H = " +
                                 std::to_string(options.num_heads) +
                                 "; H must divide E, so that every head gets E / H columns");
     }
-    // B·L·E floats must be countable without overflow long before memory runs out.
-    const double elements = static_cast<double>(options.batch) * static_cast<double>(options.seq_len) *
-                            static_cast<double>(options.embed_dim);
-    if (elements > 1e12) {
-        char count[32];
-        std::snprintf(count, sizeof count, "%.2g", elements);
-        fail("--seq-len", "the input (B, L, E) = " +
-                              mha::shape_string({options.batch, options.seq_len, options.embed_dim}) +
-                              " would hold " + count + " floats, far more than any memory");
+    // The memory one run needs, roughly: the input, Q, K, V, the heads' outputs and the output
+    // (8·B·L·E floats), the (L, L) scores of one head per thread (v1 to v3), the float module
+    // (4·E² floats) and the double module it is made from (4·E² doubles).
+    const double B = static_cast<double>(options.batch), L = static_cast<double>(options.seq_len),
+                 E = static_cast<double>(options.embed_dim), T = static_cast<double>(options.threads);
+    const double bytes = 4.0 * (8.0 * B * L * E + T * L * L + 4.0 * E * E) + 8.0 * 4.0 * E * E;
+    const double memory = physical_memory_bytes();
+    if (memory > 0 && bytes > memory) {
+        char text[96];
+        std::snprintf(text, sizeof text, "about %.3g GiB of memory, more than this machine's %.3g GiB",
+                      bytes / 1073741824.0, memory / 1073741824.0);
+        fail("--seq-len", "the run (B, L, E) = " +
+                              mha::shape_string({options.batch, options.seq_len, options.embed_dim}) + " would need " +
+                              text);
     }
 }
 

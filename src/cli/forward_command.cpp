@@ -4,23 +4,24 @@
 //
 // The file reads from top to bottom, as the command runs:
 //   1. the options           (declared on CLI11, then checked together)
-//   2. loading and checking  (every file, before anything is computed: attention_inputs.cpp)
+//   2. loading and checking  (every file, before anything is computed: attention_inputs.cpp;
+//                             then the outputs: writable, and none of them an input)
 //   3. computing             (one call to MultiHeadAttention::forward)
-//   4. writing               (the output and, if asked, the weights)
+//   4. writing               (the output and, if asked, the weights: all or nothing)
 #include "cli/forward_command.hpp"
 
-#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
 #include "cli/command_line.hpp"
+#include "io/files.hpp"
 #include "reference/multi_head_attention.hpp"
 
 namespace mha::cli {
-
-namespace fs = std::filesystem;
 
 // ============================================================================
 // 1. The options
@@ -43,10 +44,27 @@ void check_options_together(const ForwardOptions& options) {
     if (options.average_weights && !options.weights_out_path) {
         fail("--average-weights", "has no effect without --weights-out W.npy; give both, or neither");
     }
-    if (options.weights_out_path &&
-        fs::path(*options.weights_out_path).lexically_normal() == fs::path(options.out_path).lexically_normal()) {
-        fail("--weights-out",
-             "'" + *options.weights_out_path + "' is also --out; the weights would overwrite the output");
+}
+
+// The files this run writes: --out, and --weights-out if given.
+std::vector<NamedFile> output_files(const ForwardOptions& options) {
+    std::vector<NamedFile> outputs = {{options.out_path, "--out"}};
+    if (options.weights_out_path) {
+        outputs.push_back({*options.weights_out_path, "--weights-out"});
+    }
+    return outputs;
+}
+
+// ============================================================================
+// 2. Checking the outputs, before anything is computed
+// ============================================================================
+
+// Each output must be a file that can be written, and none may be an input or another output.
+void check_outputs(const ForwardOptions& options) {
+    const std::vector<NamedFile> outputs = output_files(options);
+    check_outputs_are_not_inputs(input_files(options.inputs), outputs);
+    for (const NamedFile& output : outputs) {
+        check_destination(output.path, output.option);
     }
 }
 
@@ -69,20 +87,36 @@ mha::MultiHeadAttentionResult compute(const AttentionInputs& inputs, const std::
 // 4. Writing
 // ============================================================================
 
+// The output and the weights, in the query's dtype: both written, checked and renamed
+// into place together, or neither (mha::OutputFiles), and only then reported on stdout.
 void write_outputs(const ForwardOptions& options, const AttentionInputs& inputs,
                    const mha::MultiHeadAttentionResult& result) {
     // The output: the query's shape, (B, L, E) or (L, E).
-    const xt::xarray<double> output = result.output;  // (B, L, E)
-    write_result("forward", options.out_path, "--out", inputs.batched ? output : without_batch_axis(output),
-                 inputs.output_type);
+    const xt::xarray<double> output_batch = result.output;  // (B, L, E)
+    std::vector<std::pair<NamedFile, xt::xarray<double>>> results;
+    results.emplace_back(NamedFile{options.out_path, "--out"},
+                         inputs.batched ? output_batch : without_batch_axis(output_batch));
 
     // The weights: (B, H, L, S), or averaged over the heads (B, L, S); without B when unbatched.
     if (options.weights_out_path) {
         const xt::xarray<double> weights = options.average_weights
                                                ? xt::xarray<double>(mha::average_over_heads(result.weights))
                                                : xt::xarray<double>(result.weights);
-        write_result("forward", *options.weights_out_path, "--weights-out",
-                     inputs.batched ? weights : without_batch_axis(weights), inputs.output_type);
+        results.emplace_back(NamedFile{*options.weights_out_path, "--weights-out"},
+                             inputs.batched ? weights : without_batch_axis(weights));
+    }
+    const char* names[] = {"the output", "the attention weights"};
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        check_finite_result(results[i].second, inputs.output_type, results[i].first, names[i]);
+    }
+
+    mha::OutputFiles files;  // removes every temporary file if anything below fails
+    for (const auto& [output, values] : results) {
+        stage_result(files, output, values, inputs.output_type);
+    }
+    files.commit();
+    for (const auto& [output, values] : results) {
+        report_written("forward", output.path, values, inputs.output_type);
     }
 }
 
@@ -91,10 +125,7 @@ void write_outputs(const ForwardOptions& options, const AttentionInputs& inputs,
 void run_forward(const ForwardOptions& options) {
     check_options_together(options);                                     // 1
     const AttentionInputs inputs = load_attention_inputs(options.inputs);  // 2
-    check_destination(options.out_path, "--out");
-    if (options.weights_out_path) {
-        check_destination(*options.weights_out_path, "--weights-out");
-    }
+    check_outputs(options);
     const mha::MultiHeadAttentionResult result = compute(inputs, options.inputs.query_path);  // 3
     write_outputs(options, inputs, result);                                                    // 4
 }

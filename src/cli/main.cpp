@@ -13,6 +13,7 @@
 //   mha --help        the help text below, also for `mha SUBCOMMAND --help`
 // forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
+#include <csignal>
 #include <iostream>
 #include <new>
 #include <stdexcept>
@@ -94,7 +95,19 @@ must be transposed to (B, L, E) first, e.g. with x.transpose(0, 1).
 Data types:
   Inputs are float32 or float64 .npy files (masks may also be bool), in C or Fortran
   order; other types (integers, big-endian) are refused. All arithmetic is in float64.
-  The output and the weights are written in the query's dtype, as PyTorch returns them.
+  The output and the weights are written in the query's dtype, as PyTorch returns them;
+  a result that is not finite there (float32 inputs near 3.4e38 can overflow) is
+  refused, naming the output and the index, and nothing is written.
+
+Files:
+  Only regular files are read: a folder, a FIFO or a device is refused at once (never
+  waited on); an unreadable file is reported as "permission denied".
+  Outputs are written all or nothing: each to a temporary file next to it, every write
+  checked, then all renamed into place together. If anything fails (disk full, a
+  file-size limit, /dev/full), the temporary files are removed, existing files are
+  left as they were, and the exit status is 2. An output may not be an input, nor
+  another output, under any spelling (./q.npy, an absolute path, a link): that is
+  refused before anything is computed.
 
 Masks (PyTorch's conventions; all masks given are added up):
   bool    true = this query may NOT look at this key; false = it may.
@@ -107,12 +120,14 @@ Masks (PyTorch's conventions; all masks given are added up):
 Exit status:
   0  success: `mha forward` and `mha backward` print one line per file written on stdout,
      `mha bench` its JSON object.
-  2  bad input: a missing, unreadable, truncated or non-.npy file; a wrong dtype or shape;
-     NaN or infinity in an input; E not divisible by H; a mask of the wrong shape; key and
-     value that do not match; a --grad-output that is not of the query's shape; an
-     unknown, repeated or missing option; a --num-heads (or a number of `mha bench`) that
-     is not a whole number >= 1; an unknown --version; an output file or folder that
-     cannot be written. Exactly one line goes to
+  2  bad input: a missing, unreadable, truncated or non-.npy file, or one that is not a
+     regular file; a wrong dtype or shape; NaN or infinity in an input; E = 0, or E not
+     divisible by H; a mask of the wrong shape, or float masks that add up to infinity;
+     key and value that do not match; a --grad-output that is not of the query's shape;
+     an unknown, repeated or missing option; a number that is not a whole number >= 1 or
+     is beyond its range; an unknown --version; an output that is an input; an output
+     file or folder that cannot be written, or whose writing failed (nothing is then
+     written); a result that is not finite. Exactly one line goes to
      stderr:  mha: error: <file or option>: <what is wrong>
   1  an internal error: out of memory, a bug in the course (please report it), or, in an
      exercise workspace (./scripts/course), an exercise not written yet.
@@ -134,7 +149,8 @@ the options of `mha forward` that name the inputs (--weights to --causal, as abo
   --grad-output DY.npy  dL/doutput: the output's shape, which is the query's, (B, L, E) or
                         (L, E); float32 or float64, finite numbers only.
   --grads-out DIR       the folder to write the gradients into, created if missing; files of
-                        the same names are overwritten. All are in Q's dtype:
+                        the same names are replaced, all or nothing (see Files, above).
+                        All are in Q's dtype:
                           query.grad.npy (B, L, E), key.grad.npy (B, S, kdim) and
                           value.grad.npy (B, S, vdim), without B for unbatched input;
                           every parameter's gradient under the parameter's file name, as in
@@ -169,14 +185,16 @@ prints one JSON object on one line of stdout, such as
   peak_rss_mb        the most memory the process ever held (getrusage's ru_maxrss), in
                      MiB: a fused version never holds the H·L·L scores at once
 
-Options of `mha bench` (all whole numbers >= 1 but --version):
-  --seq-len L           L, the length of the sequence (S = L: self-attention). Required.
-  --embed-dim E         E, the size of a token's vector. Required.
+Options of `mha bench` (all whole numbers >= 1 but --version; a run that would need
+more memory than the machine has is refused):
+  --seq-len L           L, the length of the sequence (S = L: self-attention), at most
+                        1000000. Required.
+  --embed-dim E         E, the size of a token's vector, at most 65536. Required.
   --num-heads H         H, the number of heads; must divide E. Required.
-  --batch B             B, the number of sequences. Default 1.
-  --threads T           the threads the forward pass may use; only v5-threaded uses more
-                        than one. Default 1.
-  --repeat R            the number of timed passes. Default 10.
+  --batch B             B, the number of sequences, at most 100000. Default 1.
+  --threads T           the threads the forward pass may use, at most 1024; only
+                        v5-threaded uses more than one. Default 1.
+  --repeat R            the number of timed passes, at most 100000. Default 10.
   --version V           which version of lesson 5: 1 to 5, or its name: v1-blas, v2-simd,
                         v3-blocked, v4-fused, v5-threaded (also blas, simd, blocked, fused,
                         threaded). Default: v5-threaded.
@@ -216,6 +234,7 @@ Options of `mha train`:
   --seed X              1 to 1000000000: the initial weights and the training batches.
                         Default 1. The same seed gives the same numbers on every run.
   --out DIR             the folder for the files above (created if missing). Required.
+                        The files are written all or nothing, as `mha forward`'s are.
 
 Example: train the induction task and see the previous-token and induction heads:
   ./build/default/mha train --task induction --seed 3 --out runs/induction-3
@@ -275,6 +294,9 @@ std::string one_line(std::string text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A file-size limit (ulimit -f) must make a write fail, which is checked and reported,
+    // rather than kill the program with SIGXFSZ halfway through a file.
+    std::signal(SIGXFSZ, SIG_IGN);
     // Bad input is exit status 2 with one line on stderr; anything else is status 1.
     try {
         run_mha(std::vector<std::string>(argv + 1, argv + argc));

@@ -9,6 +9,7 @@
 
 #include "cli/command_line.hpp"
 #include "core/tensor.hpp"
+#include "io/files.hpp"
 #include "reference/mask.hpp"
 
 namespace mha::cli {
@@ -47,12 +48,17 @@ std::string first_refused_value(const xt::xarray<double>& values, Allowed allowe
 mha::NpyArray read_npy_input(const std::string& path, const std::string& option) {
     std::error_code error;
     if (!fs::exists(path, error)) {
-        fail(path, "no such file (" + option + ")");
+        const std::string kind = mha::file_kind(path);  // "missing", or a link that leads nowhere
+        fail(path, (kind == "missing" ? std::string("no such file") : "is " + kind) + " (" + option + ")");
     }
     if (fs::is_directory(path, error)) {
         fail(path, "is a folder, not a .npy file (" + option + ")");
     }
-    return mha::read_npy(path);  // its messages start with the path already
+    const std::string kind = mha::file_kind(path);
+    if (kind != "a regular file") {  // a FIFO would block the reader; a device never ends
+        fail(path, "is " + kind + ", not a regular file; " + option + " must name a .npy file");
+    }
+    return mha::read_npy(path);  // its messages start with the path already; it checks the kind again
 }
 
 xt::xarray<double> read_sequences(const std::string& path, const std::string& option, std::optional<bool> batched,

@@ -35,12 +35,13 @@ std::vector<std::size_t> shape_of(const xt::xarray<double>& values);
 std::string numpy_shape_string(const std::vector<std::size_t>& shape);
 
 /// Reads any .npy file given to an option, as mha::read_npy() does, but first
-/// says so plainly when the path is missing or is a folder.
+/// says so plainly when the path is missing, a folder, or anything else that is
+/// not a regular file (a FIFO or a device, refused at once, never waited on).
 ///
 /// @param path the file, as given.
 /// @param option the option that named it, such as `--query`, for the message.
 /// @return the element type and the values, row-major.
-/// @throws InputError naming the path if it does not exist or is a folder.
+/// @throws InputError naming the path if it does not exist or is not a regular file.
 /// @throws std::runtime_error starting with the path (from mha::read_npy()) if
 ///         the file is not a .npy file, holds another element type, or is truncated.
 /// @see @ref lesson04

@@ -4,9 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.hpp"
+#include "io/files.hpp"
 #include "io/heatmap.hpp"
 #include "io/line_chart.hpp"
 #include "io/model_files.hpp"
@@ -112,11 +113,22 @@ std::string heads_figure(const mha::AttentionOnlyTransformer& model, mha::Task t
     return mha::svg_side_by_side(panels, model.num_heads());
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream file(path);
-    file << text;
-    if (!file.flush()) {
-        fail("--out", path + " could not be written");
+// Training must not have diverged: every parameter finite, or nothing is written.
+void check_finite_model(const mha::AttentionOnlyTransformer& model, double final_loss) {
+    const auto finite = [](const auto& values) {
+        return std::all_of(values.begin(), values.end(), [](double x) { return std::isfinite(x); });
+    };
+    bool ok = std::isfinite(final_loss) && finite(model.token_embedding.table) &&
+              finite(model.position_embedding.table) && finite(model.readout.weight);
+    for (const mha::MultiHeadAttention& layer : model.layers) {
+        for (const mha::Linear* projection : {&layer.query_projection, &layer.key_projection, &layer.value_projection,
+                                              &layer.output_projection}) {
+            ok = ok && finite(projection->weight) && finite(projection->bias);
+        }
+    }
+    if (!ok) {
+        fail("mha train", "training diverged: the final loss is " + std::to_string(final_loss) +
+                              " and the weights hold NaN or infinity; nothing was written");
     }
 }
 
@@ -155,10 +167,16 @@ void run_train(const TrainOptions& options) {
         *value = given != 0 ? given : *value;
     }
     check_options(o);
-    std::error_code error;
-    std::filesystem::create_directories(options.out, error);
-    if (error || !std::filesystem::is_directory(options.out)) {
-        fail("--out", options.out + " is not a folder that can be created: " + error.message());
+    // The folder first, so that a wrong path costs no training; the files all at the end,
+    // all or nothing (a folder created here is removed again if the run fails).
+    mha::OutputFiles outputs;
+    try {
+        outputs.create_folder(options.out);
+    } catch (const std::runtime_error& error) {
+        fail("--out", std::string(error.what()) + "; --out needs a folder, created if missing");
+    }
+    if (::access(options.out.c_str(), W_OK | X_OK) != 0) {
+        fail("--out", options.out + ": permission denied; the files cannot be written there");
     }
     const std::size_t steps = o.steps;
 
@@ -167,13 +185,28 @@ void run_train(const TrainOptions& options) {
     const mha::HeldOutData held_out = mha::held_out_data(o.task);
     const mha::Evaluation evaluation = mha::evaluate(result.model, o.task, held_out);
 
-    // The files: the weights, the heads before and after, the loss curve.
-    mha::save_transformer(result.model, options.out + "/weights");
-    write_text(options.out + "/heads_before.svg", heads_figure(result.initial_model, o.task, "before"));
-    write_text(options.out + "/heads_after.svg", heads_figure(result.model, o.task, "after"));
-    write_text(options.out + "/loss.svg",
-               mha::svg_line_chart({{"training loss", result.losses, "#1f5fa8"}},
-                                   mha::task_name(o.task) + ": loss per step", "step", "loss", true));
+    check_finite_model(result.model, result.losses.back());
+
+    // The files: the weights, the heads before and after, the loss curve; written into a
+    // temporary folder inside --out, then moved into place together.
+    std::string staging;
+    try {
+        staging = outputs.add_folder(options.out);
+        mha::save_transformer(result.model, staging + "/weights");
+        mha::write_file(staging + "/heads_before.svg", heads_figure(result.initial_model, o.task, "before"));
+        mha::write_file(staging + "/heads_after.svg", heads_figure(result.model, o.task, "after"));
+        mha::write_file(staging + "/loss.svg",
+                        mha::svg_line_chart({{"training loss", result.losses, "#1f5fa8"}},
+                                            mha::task_name(o.task) + ": loss per step", "step", "loss", true));
+        outputs.commit();
+    } catch (const std::runtime_error& error) {
+        std::string what = error.what();  // in the temporary folder's words: say where the file was going
+        for (std::size_t at = staging.empty() ? std::string::npos : what.find(staging); at != std::string::npos;
+             at = what.find(staging, at)) {
+            what.replace(at, staging.size(), options.out);
+        }
+        fail("--out", what + "; nothing was written");
+    }
 
     nlohmann::ordered_json json;
     json["task"] = mha::task_name(o.task);

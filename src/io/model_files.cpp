@@ -2,10 +2,10 @@
 #include "io/model_files.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "io/files.hpp"
 #include "io/npy_file.hpp"
 #include "io/parameter_files.hpp"
 
@@ -50,23 +50,20 @@ void save_transformer(const AttentionOnlyTransformer& model, const std::string& 
         save_parameters(model.layers[l], layer);
     }
     write_npy(path_in(directory, "readout.weight.npy"), model.readout.weight, NpyType::float64);
-    const std::string json_path = path_in(directory, "model.json");
-    std::ofstream json(json_path);
+    std::ostringstream json;
     json << "{\n  \"layers\": " << model.layers.size() << ",\n  \"heads\": " << model.num_heads()
          << ",\n  \"causal\": " << (model.causal ? "true" : "false") << "\n}\n";
-    if (!json.flush()) {
-        throw std::runtime_error(json_path + ": could not be written");
-    }
+    write_file(path_in(directory, "model.json"), json.str());  // every write checked
 }
 
 AttentionOnlyTransformer load_transformer(const std::string& directory) {
     const std::string json_path = path_in(directory, "model.json");
-    std::ifstream json_file(json_path);
-    if (!json_file) {
-        throw std::runtime_error(json_path + ": cannot be read (is this a folder written by mha train?)");
-    }
     std::stringstream json;
-    json << json_file.rdbuf();
+    try {
+        json << read_file(json_path, 1 << 16);  // a regular file only: a FIFO is refused, not waited on
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(std::string(error.what()) + " (is this a folder written by mha train?)");
+    }
     const std::size_t layers = json_number(json_path, json.str(), "layers");
     const std::size_t heads = json_number(json_path, json.str(), "heads");
 

@@ -1,18 +1,530 @@
-// Lesson 4: checked .npy reading and writing, on top of xtensor's npy support.
+// Lesson 4: checked .npy reading and writing, with a parser of our own.
+//
+// A .npy file (NumPy's numpy.lib.format) is
+//   \x93NUMPY  major minor  header length  header                             data
+//   6 bytes    1 + 1 byte   2 bytes (1.0)  "{'descr': '<f8', 'fortran_order':  the elements,
+//                           4 bytes (2.0,  False, 'shape': (2, 3), }" padded   nothing after
+//                                   3.0)   with spaces, ending in '\n'
+// The header is read with a small hand-written parser: it walks the text once,
+// left to right, with no recursion and no regular expression, so its time and
+// memory grow with the header's length and nothing else, and it refuses
+// anything NumPy would not write.
 #include "io/npy_file.hpp"
 
-#include <fstream>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
-#include <xtensor/xnpy.hpp>
+#include "core/tensor.hpp"
+#include "io/files.hpp"
 
 namespace mha {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
     throw std::runtime_error(path + ": " + what);
+}
+
+// Text from a file, safe to put in a one-line message: printable ASCII kept,
+// anything else as \xNN, at most `longest` characters of it.
+std::string printable(const std::string& text, std::size_t longest = 40) {
+    std::string result;
+    for (std::size_t i = 0; i < text.size() && i < longest; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            result += static_cast<char>(c);
+        } else {
+            static const char digits[] = "0123456789abcdef";
+            result += std::string("\\x") + digits[c >> 4] + digits[c & 15];
+        }
+    }
+    if (text.size() > longest) {
+        result += "... (" + std::to_string(text.size()) + " characters)";
+    }
+    return result;
+}
+
+// ---- The element types ----
+
+struct ElementType {
+    const char* descr;
+    std::size_t size;
+};
+constexpr ElementType float32_type{"<f4", 4}, float64_type{"<f8", 8}, bool_type{"|b1", 1}, int64_type{"<i8", 8};
+
+// What a type string means, for the message refusing it.
+std::string described(const std::string& descr) {
+    static const std::pair<const char*, const char*> known[] = {
+        {"<i8", "int64"},   {"<i4", "int32"},    {"<i2", "int16"},   {"|i1", "int8"},
+        {"|u1", "uint8"},   {"<u2", "uint16"},   {"<u4", "uint32"},  {"<u8", "uint64"},
+        {"<f2", "float16"}, {"<c8", "complex64"}, {"<c16", "complex128"}, {"|O", "Python objects"},
+        {">f4", "big-endian float32"}, {">f8", "big-endian float64"}, {"<f4", "float32"}, {"<f8", "float64"},
+        {"|b1", "bool"}};
+    for (const auto& [name, meaning] : known) {
+        if (descr == name) {
+            return "'" + descr + "' (" + meaning + ")";
+        }
+    }
+    return "'" + printable(descr) + "'";
+}
+
+// ---- The header ----
+
+// The fixed start: magic string, version, header length. Returns where the header
+// text begins and how long it is.
+struct Preamble {
+    int major = 1;
+    std::size_t header_offset = 0;
+    std::size_t header_length = 0;
+};
+
+Preamble parse_preamble(const char* bytes, std::size_t size) {
+    static const char magic[] = "\x93NUMPY";
+    if (size < 6 || std::memcmp(bytes, magic, 6) != 0) {
+        throw std::runtime_error(size < 6 && std::memcmp(bytes, magic, size) == 0
+                                     ? "the header is cut short"
+                                     : "it does not start with \\x93NUMPY");
+    }
+    if (size < 8) {
+        throw std::runtime_error("the header is cut short");
+    }
+    const auto major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
+    if (major < 1 || major > 3 || minor != 0) {
+        throw std::runtime_error("unsupported version " + std::to_string(major) + "." + std::to_string(minor) +
+                                 "; NumPy's versions are 1.0, 2.0 and 3.0");
+    }
+    // The header length: 2 little-endian bytes in version 1.0, 4 in 2.0 and 3.0.
+    const std::size_t length_bytes = major == 1 ? 2 : 4;
+    if (size < 8 + length_bytes) {
+        throw std::runtime_error("the header is cut short");
+    }
+    std::uint64_t length = 0;
+    for (std::size_t i = length_bytes; i-- > 0;) {
+        length = length * 256 + static_cast<unsigned char>(bytes[8 + i]);
+    }
+    if (length > npy_max_header_bytes) {
+        throw std::runtime_error("its header length is " + std::to_string(length) + " bytes, more than the " +
+                                 std::to_string(npy_max_header_bytes) + " this reader accepts");
+    }
+    return {major, 8 + length_bytes, static_cast<std::size_t>(length)};
+}
+
+// The dict of the header, read left to right. Every method either moves on or throws.
+class HeaderParser {
+public:
+    HeaderParser(const char* text, std::size_t length) : text_(text), end_(text + length), at_(text) {}
+
+    void parse(NpyHeader& header) {
+        bool have_descr = false, have_order = false, have_shape = false;
+        skip_spaces();
+        expect('{', "the header must be a dict, starting with '{'");
+        skip_spaces();
+        while (!next_is('}')) {
+            const std::string key = string_literal("a key");
+            skip_spaces();
+            expect(':', "expected ':' after the key '" + printable(key) + "'");
+            skip_spaces();
+            if (key == "descr") {
+                once(have_descr, key);
+                if (next_is('[')) {
+                    error("'descr' is a list: structured (record) arrays are not supported");
+                }
+                header.descr = string_literal("the value of 'descr'");
+                if (header.descr.empty()) {
+                    error("'descr' is empty");
+                }
+            } else if (key == "fortran_order") {
+                once(have_order, key);
+                header.fortran_order = boolean();
+            } else if (key == "shape") {
+                once(have_shape, key);
+                header.shape = tuple();
+            } else {
+                error("unexpected key '" + printable(key) + "'; a .npy header has 'descr', 'fortran_order' and "
+                      "'shape' only");
+            }
+            skip_spaces();
+            if (next_is(',')) {
+                ++at_;
+                skip_spaces();
+            } else if (!next_is('}')) {
+                error("expected ',' or '}' after the value of '" + key + "'");
+            }
+        }
+        ++at_;  // '}'
+        skip_spaces();
+        if (at_ != end_) {
+            error("unexpected text after the dict");
+        }
+        if (!have_descr || !have_order || !have_shape) {
+            error(std::string("the dict has no '") + (!have_descr ? "descr" : !have_order ? "fortran_order" : "shape") +
+                  "'");
+        }
+    }
+
+private:
+    [[noreturn]] void error(const std::string& what) const {
+        throw std::runtime_error("header, byte " + std::to_string(at_ - text_) + ": " + what);
+    }
+
+    bool next_is(char c) const { return at_ != end_ && *at_ == c; }
+
+    void expect(char c, const std::string& what) {
+        if (!next_is(c)) {
+            error(what);
+        }
+        ++at_;
+    }
+
+    // Python allows any whitespace between tokens; NumPy writes spaces (the last byte, '\n', is not parsed).
+    void skip_spaces() {
+        while (at_ != end_ && (*at_ == ' ' || *at_ == '\t')) {
+            ++at_;
+        }
+    }
+
+    void once(bool& seen, const std::string& key) {
+        if (seen) {
+            error("the key '" + key + "' is given twice");
+        }
+        seen = true;
+    }
+
+    // 'text' or "text", without escapes (NumPy's keys and type strings have none).
+    std::string string_literal(const std::string& what) {
+        if (!next_is('\'') && !next_is('"')) {
+            error("expected " + what + " as a quoted string");
+        }
+        const char quote = *at_++;
+        const char* start = at_;
+        while (at_ != end_ && *at_ != quote) {
+            if (*at_ == '\\' || *at_ == '\n' || *at_ == '\0') {
+                error("unexpected character in " + what);
+            }
+            ++at_;
+        }
+        if (at_ == end_) {
+            error(what + " is not closed");
+        }
+        return std::string(start, static_cast<std::size_t>(at_++ - start));
+    }
+
+    bool word(const char* expected) {
+        const std::size_t length = std::strlen(expected);
+        if (static_cast<std::size_t>(end_ - at_) >= length && std::memcmp(at_, expected, length) == 0) {
+            at_ += length;
+            return true;
+        }
+        return false;
+    }
+
+    bool boolean() {
+        if (word("True")) return true;
+        if (word("False")) return false;
+        error("'fortran_order' must be True or False");
+    }
+
+    // A whole number as Python writes it: digits, no sign, no leading zero, no overflow.
+    std::size_t whole_number() {
+        if (at_ == end_ || *at_ < '0' || *at_ > '9') {
+            error("expected a size (a whole number >= 0) in 'shape'");
+        }
+        if (*at_ == '0' && at_ + 1 != end_ && at_[1] >= '0' && at_[1] <= '9') {
+            error("a size in 'shape' has a leading zero");
+        }
+        std::size_t value = 0;
+        while (at_ != end_ && *at_ >= '0' && *at_ <= '9') {
+            const auto digit = static_cast<std::size_t>(*at_ - '0');
+            if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
+                error("a size in 'shape' is too large");
+            }
+            value = value * 10 + digit;
+            ++at_;
+        }
+        return value;
+    }
+
+    // (), (5,), (2, 3) or (2, 3,): a one-element tuple needs its comma, as in Python.
+    std::vector<std::size_t> tuple() {
+        expect('(', "'shape' must be a tuple, such as (2, 3)");
+        std::vector<std::size_t> shape;
+        bool comma_after_last = false;
+        skip_spaces();
+        while (!next_is(')')) {
+            if (shape.size() == npy_max_dimensions) {
+                error("'shape' has more than " + std::to_string(npy_max_dimensions) + " dimensions");
+            }
+            shape.push_back(whole_number());
+            skip_spaces();
+            comma_after_last = next_is(',');
+            if (comma_after_last) {
+                ++at_;
+                skip_spaces();
+            } else if (!next_is(')')) {
+                error("expected ',' or ')' in 'shape'");
+            }
+        }
+        ++at_;  // ')'
+        if (shape.size() == 1 && !comma_after_last) {
+            error("'shape' (n) is a number, not a tuple; a 1-D shape is written (n,)");
+        }
+        return shape;
+    }
+
+    const char* text_;
+    const char* end_;
+    const char* at_;
+};
+
+// ---- The data ----
+
+// The number of elements and of bytes the shape needs; overflow is an error, before anything
+// is allocated. The product of the sizes other than 0 must fit too, even when a 0 makes the
+// array empty: xtensor computes the strides of every axis as signed products (std::ptrdiff_t),
+// and (0, 2^40, 2^40) would overflow them. Fuzzing found this (tests/fuzz/regressions).
+std::size_t data_bytes(const std::string& name, const NpyHeader& header, std::size_t element_size,
+                       std::size_t& count) {
+    constexpr auto largest = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+    std::size_t product = 1;  // of the sizes other than 0
+    bool empty = false;
+    for (const std::size_t extent : header.shape) {
+        if (extent == 0) {
+            empty = true;
+            continue;
+        }
+        if (product > largest / extent) {
+            fail(name, "its header declares an impossibly large shape " + shape_string(header.shape));
+        }
+        product *= extent;
+    }
+    if (product > largest / element_size) {
+        fail(name, "its header declares an impossibly large shape " + shape_string(header.shape));
+    }
+    count = empty ? 0 : product;
+    return count * element_size;
+}
+
+std::uint64_t little_endian(const unsigned char* bytes, std::size_t size) {
+    std::uint64_t value = 0;
+    for (std::size_t i = size; i-- > 0;) {
+        value = (value << 8) | bytes[i];
+    }
+    return value;
+}
+
+// The elements, converted to T, in the order of the file; then, for a Fortran-ordered
+// file, rearranged into row-major order.
+template <class T, class Convert>
+xt::xarray<T> decode(const NpyHeader& header, const char* data, std::size_t count, std::size_t element_size,
+                     Convert convert) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+    if (!header.fortran_order || header.shape.size() < 2) {
+        xt::xarray<T> values = xt::xarray<T>::from_shape(header.shape);
+        for (std::size_t i = 0; i < count; ++i) {
+            values.data()[i] = convert(bytes + i * element_size, i);
+        }
+        return values;
+    }
+    xt::xarray<T, xt::layout_type::column_major> column_major =
+        xt::xarray<T, xt::layout_type::column_major>::from_shape(header.shape);
+    for (std::size_t i = 0; i < count; ++i) {
+        column_major.data()[i] = convert(bytes + i * element_size, i);
+    }
+    return xt::xarray<T>(column_major);  // copied element by element into row-major order
+}
+
+double to_float32(const unsigned char* bytes) {
+    const auto bits = static_cast<std::uint32_t>(little_endian(bytes, 4));
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+double to_float64(const unsigned char* bytes) {
+    const std::uint64_t bits = little_endian(bytes, 8);
+    double value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+// x rounded to float as IEEE 754 rounds it: beyond the largest float (by half a unit in
+// the last place) comes infinity. A plain cast of such a double is undefined behaviour in C++.
+float to_float(double x) {
+    constexpr double largest = std::numeric_limits<float>::max();
+    constexpr double overflow = largest + 0x1p103;  // FLT_MAX plus half of its last place, 2^104
+    if (x >= overflow) return std::numeric_limits<float>::infinity();
+    if (x <= -overflow) return -std::numeric_limits<float>::infinity();
+    if (x > largest) return std::numeric_limits<float>::max();
+    if (x < -largest) return -std::numeric_limits<float>::max();
+    return static_cast<float>(x);
+}
+
+// The position of element `flat` of the file (in its own order), for a message.
+std::string position(const NpyHeader& header, std::size_t flat) {
+    std::vector<std::size_t> shape = header.shape;
+    if (header.fortran_order) {
+        std::reverse(shape.begin(), shape.end());
+    }
+    std::vector<std::size_t> index = unravel_index(flat, shape);
+    if (header.fortran_order) {
+        std::reverse(index.begin(), index.end());
+    }
+    return shape_string(index);
+}
+
+// The element type of a header that read_npy() accepts.
+NpyType accepted_type(const std::string& name, const NpyHeader& header) {
+    if (header.descr == float32_type.descr) return NpyType::float32;
+    if (header.descr == float64_type.descr) return NpyType::float64;
+    if (header.descr == bool_type.descr) return NpyType::boolean;
+    fail(name, "holds elements of type " + described(header.descr) +
+                   "; expected float32 ('<f4'), float64 ('<f8') or bool ('|b1')");
+}
+
+std::size_t size_of(NpyType type) {
+    switch (type) {
+        case NpyType::float32: return float32_type.size;
+        case NpyType::float64: return float64_type.size;
+        case NpyType::boolean: return bool_type.size;
+    }
+    return 0;
+}
+
+// The elements of an accepted type as doubles.
+xt::xarray<double> decode_values(const std::string& name, const NpyHeader& header, NpyType type, const char* data,
+                                 std::size_t count) {
+    switch (type) {
+        case NpyType::float32:
+            return decode<double>(header, data, count, 4, [](const unsigned char* b, std::size_t) { return to_float32(b); });
+        case NpyType::float64:
+            return decode<double>(header, data, count, 8, [](const unsigned char* b, std::size_t) { return to_float64(b); });
+        case NpyType::boolean:
+            return decode<double>(header, data, count, 1, [&](const unsigned char* b, std::size_t i) {
+                if (*b > 1) {
+                    fail(name, "holds the byte " + std::to_string(*b) + " at index " + position(header, i) +
+                                   " of a bool array; a bool is stored as 0 or 1, so the file is corrupt");
+                }
+                return static_cast<double>(*b);
+            });
+    }
+    return {};
+}
+
+// The header of a file and the size of its data, checked against each other.
+struct CheckedHeader {
+    NpyHeader header;
+    std::size_t count = 0;       // elements
+    std::size_t data_bytes = 0;  // bytes of data, as the shape needs and the file holds
+};
+
+void check_data_size(const std::string& name, std::size_t expected, std::uint64_t held) {
+    if (held != expected) {
+        fail(name, "is truncated or corrupt: its header promises " + std::to_string(expected) +
+                       " bytes of data but the file holds " + std::to_string(held));
+    }
+}
+
+// A file can be larger than memory (a sparse file is cheap to make): refuse to read one
+// whose data and values would need more than the machine has, rather than have the
+// system kill the process halfway through.
+void check_memory(const std::string& path, double needed) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    const double memory = static_cast<double>(pages) * static_cast<double>(page_size);
+    if (pages > 0 && page_size > 0 && needed > memory) {
+        fail(path, "would need " + std::to_string(static_cast<long long>(needed / 1048576)) +
+                       " MiB of memory to read, more than this machine's " +
+                       std::to_string(static_cast<long long>(memory / 1048576)) + " MiB");
+    }
+}
+
+// Reads the header of an open file, leaving the file at its data.
+NpyHeader read_header(const std::string& path, InputFile& file) {
+    try {
+        char preamble_bytes[12] = {};
+        const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(file.size(), 12));
+        file.read_exactly(preamble_bytes, first);
+        const Preamble preamble = parse_preamble(preamble_bytes, first);
+        if (file.size() < preamble.header_offset + preamble.header_length) {
+            throw std::runtime_error("the header is cut short");
+        }
+        const std::size_t needed = preamble.header_offset + preamble.header_length;
+        if (needed < first) {  // a header of 0 or 1 byte, which cannot hold a dict
+            throw std::runtime_error("the header is cut short");
+        }
+        std::string bytes(needed, '\0');
+        std::memcpy(bytes.data(), preamble_bytes, first);
+        file.read_exactly(bytes.data() + first, bytes.size() - first);
+        return parse_npy_header(bytes.data(), bytes.size());
+    } catch (const std::runtime_error& error) {
+        fail(path, std::string("not a valid .npy file (") + error.what() + ")");
+    }
+}
+
+// The header of bytes in memory.
+NpyHeader header_of(const std::string& name, const char* bytes, std::size_t size) {
+    try {
+        return parse_npy_header(bytes, size);
+    } catch (const std::runtime_error& error) {
+        fail(name, std::string("not a valid .npy file (") + error.what() + ")");
+    }
+}
+
+// The header of a .npy header string for values of this shape (version 1.0, or 2.0 when longer).
+std::string header_bytes(const std::string& descr, const std::vector<std::size_t>& shape) {
+    std::string text = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        text += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+    }
+    text += "), }";
+    // Pad with spaces so that the data starts at a multiple of 64 bytes, as NumPy does; version 1.0's
+    // 2-byte length holds at most 65535, beyond which version 2.0 has 4 bytes.
+    const auto padded = [&text](std::size_t preamble) {
+        const std::size_t unpadded = preamble + text.size() + 1;
+        return text.size() + 1 + (64 - unpadded % 64) % 64;
+    };
+    const std::size_t preamble = padded(10) <= 65535 ? 10 : 12;
+    text += std::string(padded(preamble) - text.size() - 1, ' ') + "\n";
+    std::string bytes = "\x93NUMPY";
+    bytes += static_cast<char>(preamble == 10 ? 1 : 2);
+    bytes += '\0';
+    for (std::size_t i = 0; i < preamble - 8; ++i) {
+        bytes += static_cast<char>((text.size() >> (8 * i)) & 0xff);
+    }
+    return bytes + text;
+}
+
+// Writes the header and the elements, each converted to its bytes by `encode`, in blocks.
+template <class Values, class Encode>
+void write_elements(const std::string& path, const std::string& descr, std::size_t element_size,
+                    const Values& values, Encode encode) {
+    const std::vector<std::size_t> shape(values.shape().begin(), values.shape().end());
+    FileWriter file(path);
+    const std::string header = header_bytes(descr, shape);
+    file.write(header.data(), header.size());
+    std::vector<unsigned char> block(std::size_t{1} << 16);
+    const std::size_t per_block = block.size() / element_size;
+    const auto* data = values.data();
+    for (std::size_t start = 0; start < values.size(); start += per_block) {
+        const std::size_t count = std::min(per_block, values.size() - start);
+        for (std::size_t i = 0; i < count; ++i) {
+            encode(data[start + i], block.data() + i * element_size);
+        }
+        file.write(reinterpret_cast<const char*>(block.data()), count * element_size);
+    }
+    file.close();
+}
+
+void put_little_endian(std::uint64_t bits, unsigned char* bytes, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) {
+        bytes[i] = static_cast<unsigned char>(bits >> (8 * i));
+    }
 }
 
 }  // namespace
@@ -26,96 +538,93 @@ std::string npy_type_name(NpyType type) {
     return "unknown";
 }
 
+NpyHeader parse_npy_header(const char* bytes, std::size_t size) {
+    const Preamble preamble = parse_preamble(bytes, size);
+    if (size - preamble.header_offset < preamble.header_length || preamble.header_length == 0) {
+        throw std::runtime_error("the header is cut short");
+    }
+    const char* text = bytes + preamble.header_offset;
+    if (text[preamble.header_length - 1] != '\n') {
+        throw std::runtime_error("the header is cut short (it does not end with a newline)");
+    }
+    NpyHeader header;
+    header.major_version = preamble.major;
+    HeaderParser(text, preamble.header_length - 1).parse(header);
+    header.data_offset = preamble.header_offset + preamble.header_length;
+    return header;
+}
+
 NpyArray read_npy(const std::string& path) {
-    std::ifstream stream(path, std::ifstream::binary);
-    if (!stream) {
-        fail(path, "cannot open the file");
-    }
-    stream.seekg(0, std::ios::end);
-    const auto file_size = static_cast<std::size_t>(stream.tellg());
-    stream.seekg(0);
-
-    // ---- Pass 1: the header; xtensor parses its text ----
-    std::string type_string;
-    bool fortran_order = false;
-    std::vector<std::size_t> shape;
-    try {
-        unsigned char major = 0, minor = 0;
-        xt::detail::read_magic(stream, &major, &minor);
-        // Versions 1.0 and 2.0 differ only in the size of the header-length field.
-        if ((major != 1 && major != 2) || minor != 0) {
-            throw std::runtime_error("unsupported version " + std::to_string(major) + "." + std::to_string(minor));
-        }
-        // The header length: 2 little-endian bytes in version 1.0, 4 in 2.0. Read here as unsigned
-        // numbers, because xtensor 0.24's own reader takes them as signed and rejects valid files.
-        const std::size_t length_bytes = major == 1 ? 2 : 4;
-        unsigned char length_field[4] = {0, 0, 0, 0};
-        stream.read(reinterpret_cast<char*>(length_field), static_cast<std::streamsize>(length_bytes));
-        std::size_t header_length = 0;
-        for (std::size_t i = length_bytes; i-- > 0;) {
-            header_length = header_length * 256 + length_field[i];
-        }
-        if (!stream || file_size < static_cast<std::size_t>(stream.tellg()) + header_length) {
-            throw std::runtime_error("the header is cut short");
-        }
-        std::string header(header_length, '\0');
-        stream.read(header.data(), static_cast<std::streamsize>(header_length));
-        // Check before parsing: xtensor's parser assumes a complete header ending in a newline.
-        if (!stream || header.size() < 2 || header.back() != '\n') {
-            throw std::runtime_error("the header is cut short");
-        }
-        xt::detail::parse_header(header, type_string, &fortran_order, shape);
-    } catch (const std::runtime_error& error) {
-        fail(path, std::string("not a valid .npy file (") + error.what() + ")");
-    }
-
+    InputFile file(path);
+    const NpyHeader header = read_header(path, file);
     NpyArray array;
-    std::size_t element_size = 0;
-    if (type_string == "<f4") {
-        array.type = NpyType::float32, element_size = 4;
-    } else if (type_string == "<f8") {
-        array.type = NpyType::float64, element_size = 8;
-    } else if (type_string == "|b1") {
-        array.type = NpyType::boolean, element_size = 1;
-    } else {
-        fail(path, "holds elements of type '" + type_string + "'; expected float32 ('<f4'), float64 ('<f8') or bool");
-    }
-
-    // ---- Pass 2: the data must be exactly as long as the header says ----
-    std::size_t expected_bytes = element_size;
-    for (const std::size_t extent : shape) {
-        if (extent != 0 && expected_bytes > std::numeric_limits<std::size_t>::max() / extent) {
-            fail(path, "its header declares an impossibly large shape");
-        }
-        expected_bytes *= extent;
-    }
-    const auto data_bytes = file_size - static_cast<std::size_t>(stream.tellg());
-    if (data_bytes != expected_bytes) {
-        fail(path, "is truncated or corrupt: its header promises " + std::to_string(expected_bytes) +
-                       " bytes of data but the file holds " + std::to_string(data_bytes));
-    }
-
-    // ---- Pass 3: the data, read into xtensor's npy buffer and converted by it ----
-    xt::detail::npy_file file(shape, fortran_order, type_string);
-    stream.read(file.ptr(), static_cast<std::streamsize>(file.n_bytes()));
-    switch (array.type) {
-        case NpyType::float32: array.values = std::move(file).cast<float>(); break;
-        case NpyType::float64: array.values = std::move(file).cast<double>(); break;
-        case NpyType::boolean: array.values = std::move(file).cast<bool>(); break;
-    }
+    array.type = accepted_type(path, header);
+    std::size_t count = 0;
+    const std::size_t bytes = data_bytes(path, header, size_of(array.type), count);
+    check_data_size(path, bytes, file.size() - header.data_offset);
+    check_memory(path, static_cast<double>(bytes) + 8.0 * static_cast<double>(count));
+    std::vector<char> data(bytes);
+    file.read_exactly(data.data(), bytes);
+    array.values = decode_values(path, header, array.type, data.data(), count);
     return array;
 }
 
-void write_npy(const std::string& path, const xt::xarray<double>& values, NpyType type) {
-    try {
-        switch (type) {
-            case NpyType::float32: xt::dump_npy(path, xt::xarray<float>(xt::cast<float>(values))); break;
-            case NpyType::float64: xt::dump_npy(path, values); break;
-            case NpyType::boolean: xt::dump_npy(path, xt::xarray<bool>(xt::not_equal(values, 0.0))); break;
-        }
-    } catch (const std::runtime_error& error) {
-        fail(path, std::string("cannot write the file (") + error.what() + ")");
+NpyArray read_npy_bytes(const char* bytes, std::size_t size, const std::string& name) {
+    const NpyHeader header = header_of(name, bytes, size);
+    NpyArray array;
+    array.type = accepted_type(name, header);
+    std::size_t count = 0;
+    const std::size_t expected = data_bytes(name, header, size_of(array.type), count);
+    check_data_size(name, expected, size - header.data_offset);
+    array.values = decode_values(name, header, array.type, bytes + header.data_offset, count);
+    return array;
+}
+
+xt::xarray<std::int64_t> read_npy_int64(const std::string& path) {
+    InputFile file(path);
+    const NpyHeader header = read_header(path, file);
+    if (header.descr != int64_type.descr) {
+        fail(path, "holds elements of type " + described(header.descr) + "; expected int64 ('<i8')");
     }
+    std::size_t count = 0;
+    const std::size_t bytes = data_bytes(path, header, int64_type.size, count);
+    check_data_size(path, bytes, file.size() - header.data_offset);
+    check_memory(path, 2.0 * static_cast<double>(bytes));
+    std::vector<char> data(bytes);
+    file.read_exactly(data.data(), bytes);
+    return decode<std::int64_t>(header, data.data(), count, 8, [](const unsigned char* b, std::size_t) {
+        return static_cast<std::int64_t>(little_endian(b, 8));
+    });
+}
+
+void write_npy(const std::string& path, const xt::xarray<double>& values, NpyType type) {
+    switch (type) {
+        case NpyType::float32:
+            write_elements(path, float32_type.descr, 4, values, [](double x, unsigned char* bytes) {
+                const float value = to_float(x);
+                std::uint32_t bits;
+                std::memcpy(&bits, &value, sizeof bits);
+                put_little_endian(bits, bytes, 4);
+            });
+            break;
+        case NpyType::float64:
+            write_elements(path, float64_type.descr, 8, values, [](double x, unsigned char* bytes) {
+                std::uint64_t bits;
+                std::memcpy(&bits, &x, sizeof bits);
+                put_little_endian(bits, bytes, 8);
+            });
+            break;
+        case NpyType::boolean:
+            write_elements(path, bool_type.descr, 1, values,
+                           [](double x, unsigned char* bytes) { bytes[0] = x != 0.0 ? 1 : 0; });
+            break;
+    }
+}
+
+void write_npy_int64(const std::string& path, const xt::xarray<std::int64_t>& values) {
+    write_elements(path, int64_type.descr, 8, values, [](std::int64_t x, unsigned char* bytes) {
+        put_little_endian(static_cast<std::uint64_t>(x), bytes, 8);
+    });
 }
 
 }  // namespace mha

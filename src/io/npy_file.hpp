@@ -2,12 +2,24 @@
 // format PyTorch models and their inputs are exchanged in.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
 /// @file
 /// @brief Checked .npy reading and writing (introduced in @ref lesson04).
+///
+/// The format is small (NumPy documents it in `numpy.lib.format`): the magic
+/// string (the byte 0x93, then `NUMPY`), a version byte pair (1.0, 2.0 or 3.0), the length of the
+/// header (2 little-endian bytes in version 1.0, 4 in 2.0 and 3.0), the header
+/// itself, a Python dict literal such as
+/// `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }` padded with
+/// spaces and ended by a newline, then the elements, nothing else. This file
+/// reads it with its own strict, bounded parser: no regular expressions, no
+/// recursion, every size checked for overflow before anything is allocated.
 
 namespace mha {
 
@@ -30,28 +42,99 @@ struct NpyArray {
     xt::xarray<double> values;
 };
 
-/// Reads a .npy file holding float32, float64 or bool elements.
+/// The longest header read_npy() accepts, in bytes. NumPy writes headers of a
+/// few dozen bytes (its own loader refuses more than 10000 by default); the
+/// limit keeps a hostile header length from allocating gigabytes.
+inline constexpr std::size_t npy_max_header_bytes = std::size_t{1} << 20;
+
+/// The most dimensions a .npy shape may have: NumPy 2's limit.
+inline constexpr std::size_t npy_max_dimensions = 64;
+
+/// What the beginning of a .npy file says, as parse_npy_header() reads it.
+struct NpyHeader {
+    int major_version = 1;             ///< 1, 2 or 3 (version 3.0 allows UTF-8 in the header).
+    std::string descr;                 ///< the element type exactly as written, such as `<f4` (never empty).
+    bool fortran_order = false;        ///< true: the elements are stored column-major.
+    std::vector<std::size_t> shape;    ///< the sizes; empty for a 0-d array, which holds one element.
+    std::size_t data_offset = 0;       ///< where the elements begin: magic, version, length and header.
+};
+
+/// Parses the beginning of a .npy file: the magic string, the version, the
+/// header length and the header's dict. Strict and bounded: the dict must have
+/// exactly the keys `descr` (a string), `fortran_order` (True or False) and
+/// `shape` (a tuple of whole numbers, with its comma when it has one element),
+/// each once, in any order; the header must end with a newline, hold at most
+/// npy_max_header_bytes and a shape of at most npy_max_dimensions sizes. It
+/// does not check the element type or the data; read_npy() does.
 ///
-/// xtensor's npy support parses the header and converts the data; around it,
-/// this checks what xtensor does not: that the header is complete, the element
-/// type is one of the three, and the file holds exactly as many bytes as the
-/// header promises, so that a truncated file is an error, not garbage.
+/// @param bytes the file's first bytes: all of them, or at least the header.
+/// @param size how many bytes there are.
+/// @return the header, with NpyHeader::data_offset where the data starts.
+/// @throws std::runtime_error saying, in one line without the file's name,
+///         what is wrong, such as "the header is cut short".
+/// @see @ref lesson04
+NpyHeader parse_npy_header(const char* bytes, std::size_t size);
+
+/// Reads a .npy file holding float32 (`<f4`), float64 (`<f8`) or bool (`|b1`) elements.
+///
+/// Only regular files are read: a folder, a FIFO or a device is refused at once,
+/// without waiting on it. The header is parsed by parse_npy_header(); the file
+/// must then hold exactly as many bytes of data as the shape needs (the product
+/// of the shape is checked for overflow first), so that a truncated file is an
+/// error, not garbage; and every byte of a bool array must be 0 or 1.
 ///
 /// @param path the file.
 /// @return the element type and the values; Fortran-ordered files are
 ///         returned in row-major order.
-/// @throws std::runtime_error starting with the path when the file is missing,
-///         is not a .npy file, holds another element type, or is truncated.
+/// @throws std::runtime_error, one line starting with the path, when the file is
+///         missing, unreadable (permission denied), not a regular file, not a
+///         .npy file, holds another element type (an int64 file is refused by
+///         name; see read_npy_int64()), is truncated, or holds a bool byte other
+///         than 0 or 1.
+/// @throws std::bad_alloc if the values do not fit in memory.
 /// @see @ref lesson04
 NpyArray read_npy(const std::string& path);
 
-/// Writes values to a .npy file as the given element type.
+/// read_npy() on a file's bytes already in memory (the fuzz tests use it).
+///
+/// @param bytes the whole file.
+/// @param size its length in bytes.
+/// @param name the file's name, which starts every message.
+/// @return as read_npy().
+/// @throws std::runtime_error as read_npy() does for the file's contents.
+/// @see @ref lesson04
+NpyArray read_npy_bytes(const char* bytes, std::size_t size, const std::string& name);
+
+/// Reads a .npy file of little-endian int64 elements (`<i8`, what NumPy and
+/// PyTorch write for token ids and class labels) as exact integers.
+///
+/// @param path the file.
+/// @return the values, any number of dimensions, row-major.
+/// @throws std::runtime_error starting with the path for every problem
+///         read_npy() reports, and when the elements are not `<i8`.
+/// @see @ref lesson04 @ref lesson06
+xt::xarray<std::int64_t> read_npy_int64(const std::string& path);
+
+/// Writes values to a .npy file (version 1.0, or 2.0 for a header too long for
+/// 1.0) as the given element type, checking every write and the closing of the
+/// file. On failure the partial file is removed: the file is replaced in place,
+/// so for all-or-nothing writing of several files use mha::OutputFiles.
 ///
 /// @param path the file to create or overwrite.
-/// @param values any shape.
+/// @param values any shape, row-major.
 /// @param type float32, float64, or boolean (non-zero becomes true).
-/// @throws std::runtime_error naming the path if the file cannot be written.
+/// @throws std::runtime_error naming the path, and why, if the file cannot be
+///         written completely (no such folder, permission denied, disk full,
+///         file-size limit).
 /// @see @ref lesson04
 void write_npy(const std::string& path, const xt::xarray<double>& values, NpyType type);
+
+/// Writes int64 values to a .npy file (`<i8`), as write_npy() writes floats.
+///
+/// @param path the file to create or overwrite.
+/// @param values any shape, row-major.
+/// @throws std::runtime_error naming the path if the file cannot be written completely.
+/// @see @ref lesson04 @ref lesson06
+void write_npy_int64(const std::string& path, const xt::xarray<std::int64_t>& values);
 
 }  // namespace mha

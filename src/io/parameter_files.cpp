@@ -1,9 +1,9 @@
 // Lesson 4: parameters in .npy files named as PyTorch names them.
 #include "io/parameter_files.hpp"
 
-#include <fstream>
 #include <stdexcept>
 
+#include "io/files.hpp"
 #include "io/npy_file.hpp"
 #include "reference/packed_projection.hpp"
 
@@ -12,7 +12,9 @@ namespace {
 
 std::string file_in(const std::string& directory, const std::string& name) { return directory + "/" + name; }
 
-bool exists(const std::string& path) { return static_cast<bool>(std::ifstream(path)); }
+// Whether the file is there, readable or not: an unreadable file is then reported as
+// such by read_npy ("permission denied"), not as missing; a FIFO is never opened.
+bool exists(const std::string& path) { return path_exists(path); }
 
 // Reads a float .npy file that must have the given number of dimensions.
 xt::xarray<double> read_floats(const std::string& path, std::size_t dimensions) {
@@ -35,32 +37,37 @@ void require_shape(const std::string& path, const xt::xarray<double>& values, co
 
 }  // namespace
 
-std::vector<std::string> save_parameters(const MultiHeadAttention& module, const std::string& directory,
-                                         NpyType type) {
+std::vector<std::pair<std::string, xt::xarray<double>>> parameter_arrays(const MultiHeadAttention& module) {
     module.check();
-    if (type == NpyType::boolean) {
-        throw std::invalid_argument("save_parameters: parameters are saved as float32 or float64, not bool");
-    }
-    std::vector<std::string> written;
-    const auto save = [&](const std::string& name, const xt::xarray<double>& values) {
-        written.push_back(file_in(directory, name));
-        write_npy(written.back(), values, type);
-    };
+    std::vector<std::pair<std::string, xt::xarray<double>>> arrays;
     const std::size_t E = module.embed_dim();
     const QueryKeyValueProjections input = {module.query_projection, module.key_projection, module.value_projection};
     if (module.kdim() == E && module.vdim() == E) {
         // PyTorch's packed form: W_q over W_k over W_v, (3E, E).
-        save("in_proj_weight.npy", stack_projections(input).weight);
+        arrays.emplace_back("in_proj_weight.npy", stack_projections(input).weight);
     } else {
-        save("q_proj_weight.npy", input.query.weight);  // (E, E)
-        save("k_proj_weight.npy", input.key.weight);    // (E, kdim)
-        save("v_proj_weight.npy", input.value.weight);  // (E, vdim)
+        arrays.emplace_back("q_proj_weight.npy", input.query.weight);  // (E, E)
+        arrays.emplace_back("k_proj_weight.npy", input.key.weight);    // (E, kdim)
+        arrays.emplace_back("v_proj_weight.npy", input.value.weight);  // (E, vdim)
     }
     if (module.query_projection.has_bias()) {
-        save("in_proj_bias.npy", stack_biases(input));  // (3E)
-        save("out_proj.bias.npy", module.output_projection.bias);
+        arrays.emplace_back("in_proj_bias.npy", stack_biases(input));  // (3E)
+        arrays.emplace_back("out_proj.bias.npy", module.output_projection.bias);
     }
-    save("out_proj.weight.npy", module.output_projection.weight);
+    arrays.emplace_back("out_proj.weight.npy", module.output_projection.weight);
+    return arrays;
+}
+
+std::vector<std::string> save_parameters(const MultiHeadAttention& module, const std::string& directory,
+                                         NpyType type) {
+    if (type == NpyType::boolean) {
+        throw std::invalid_argument("save_parameters: parameters are saved as float32 or float64, not bool");
+    }
+    std::vector<std::string> written;
+    for (const auto& [name, values] : parameter_arrays(module)) {
+        written.push_back(file_in(directory, name));
+        write_npy(written.back(), values, type);
+    }
     return written;
 }
 
@@ -73,6 +80,10 @@ MultiHeadAttention load_parameters(const std::string& directory, std::size_t num
     const Matrix output_weight = read_floats(output_weight_path, 2);
     const std::size_t E = output_weight.shape(0);
     require_shape(output_weight_path, output_weight, {E, E});
+    if (E == 0) {
+        throw std::runtime_error(output_weight_path + ": has shape (0, 0), so E (embed_dim) would be 0; "
+                                                      "a module needs E >= 1");
+    }
     module.output_projection.weight = output_weight;
     if (num_heads == 0 || E % num_heads != 0) {
         throw std::invalid_argument("load_parameters: embed_dim " + std::to_string(E) + " (from " +

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/npy_file.hpp"
@@ -13,6 +14,16 @@
 /// @brief MultiHeadAttention parameters as PyTorch-named .npy files (introduced in @ref lesson04).
 
 namespace mha {
+
+/// The arrays save_parameters() writes, each with its file name, in the order written.
+///
+/// @param module the parameters.
+/// @return (name, values) pairs: `in_proj_weight.npy` (3E, E), or `q_proj_weight.npy` (E, E),
+///         `k_proj_weight.npy` (E, kdim) and `v_proj_weight.npy` (E, vdim); with biases
+///         `in_proj_bias.npy` (3E) and `out_proj.bias.npy` (E); `out_proj.weight.npy` (E, E).
+/// @throws std::invalid_argument if the module's parameters do not fit together.
+/// @see @ref lesson04
+std::vector<std::pair<std::string, xt::xarray<double>>> parameter_arrays(const MultiHeadAttention& module);
 
 /// Saves the parameters as .npy files named like the entries of
 /// `nn.MultiheadAttention.state_dict()`, in float64 unless asked otherwise.
@@ -43,8 +54,9 @@ std::vector<std::string> save_parameters(const MultiHeadAttention& module, const
 /// @param num_heads H, which the files do not record.
 /// @return the module, checked with MultiHeadAttention::check().
 /// @throws std::runtime_error naming the file when one is missing, unreadable
-///         or of the wrong shape; std::invalid_argument when E is not
-///         divisible by H.
+///         (permission denied), not a regular file, or of the wrong shape, or
+///         when out_proj.weight.npy is (0, 0); std::invalid_argument when E is
+///         not divisible by H.
 /// @see @ref lesson04
 MultiHeadAttention load_parameters(const std::string& directory, std::size_t num_heads);
 

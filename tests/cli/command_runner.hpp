@@ -95,13 +95,18 @@ protected:
     std::string file(const std::string& name) const { return (folder_ / name).string(); }
 
     /// Runs `mha` with these arguments; stdout and stderr are captured in the test's folder.
-    Outcome run_mha(const std::vector<std::string>& arguments) const {
-        std::string command = quoted(MHA_COMMAND);
+    Outcome run_mha(const std::vector<std::string>& arguments) const { return run_mha_after("", arguments); }
+
+    /// run_mha() after a shell prefix, such as "ulimit -f 4;" (a file-size limit,
+    /// in the shell's blocks) or "timeout 20" (status 124 if it does not end).
+    Outcome run_mha_after(const std::string& shell_prefix, const std::vector<std::string>& arguments) const {
+        std::string command = shell_prefix + " " + quoted(MHA_COMMAND);
         for (const std::string& argument : arguments) {
             command += " " + quoted(argument);
         }
         command += " >" + quoted(file("stdout.txt")) + " 2>" + quoted(file("stderr.txt"));
-        const int status = std::system(command.c_str());
+        // In the test's folder, so that relative paths such as ./out.npy name files there.
+        const int status = std::system(("cd " + quoted(folder_.string()) + " && { " + command + "; }").c_str());
         Outcome run;
         run.status = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         run.out = contents(file("stdout.txt"));

@@ -10,6 +10,8 @@
 //   - by the command against itself: float32 against float64, unbatched
 //     against a batch of one.
 // Bad input must end as exit status 2 and one line naming the culprit.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -31,6 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using mha::testing::Array;
 using mha::testing::arrays_near;
+using mha::testing::contents;
 using mha::testing::is_input_error;
 using mha::testing::Outcome;
 using mha::testing::Shape;
@@ -494,6 +497,71 @@ TEST_F(MhaBackward, GradsOutThatIsAFileOrTheWeightsFolderIsRefused) {
                                "--weights"));
     EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--grads-out", file("weights") + "/.")), "--grads-out",
                                "--weights"));
+}
+
+// ============================================================================
+// Files: all or nothing, and no output may be an input (issue 13)
+// ============================================================================
+
+TEST_F(MhaBackward, GradientFileThatIsAnInputIsRefused) {
+    auto arguments = self_attention_arguments();
+    run_ok(arguments);  // grads/ now holds every gradient
+    const std::string gradient_bytes = contents(file("grads/query.grad.npy"));
+    // The gradient of the query as the next query: its file would be overwritten.
+    const Outcome run = run_mha(with(arguments, "--query", file("grads/query.grad.npy")));
+    EXPECT_TRUE(is_input_error(run, "--grads-out", "--query"));
+    EXPECT_EQ(contents(file("grads/query.grad.npy")), gradient_bytes);
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--grad-output", "grads/query.grad.npy")), "--grads-out",
+                               "--grad-output"));
+    // The folder under another name, through a symbolic link.
+    fs::create_symlink(file("grads"), file("same"));
+    EXPECT_TRUE(is_input_error(run_mha(with(with(arguments, "--grads-out", file("same")), "--key",
+                                            file("grads/key.grad.npy"))),
+                               "--grads-out", "--key"));
+}
+
+TEST_F(MhaBackward, FileSizeLimitLeavesNeitherFilesNorTheFolder) {
+    auto arguments = self_attention_arguments();
+    write("query.npy", random_array({2, 64, 8}));
+    write("dy.npy", random_array({2, 64, 8}));
+    arguments = with(arguments, "--grads-out", file("new/grads"));
+    const std::vector<std::string> before = listing();
+    const Outcome run = run_mha_after("ulimit -f 4;", arguments);
+    EXPECT_TRUE(is_input_error(run, file("new/grads/query.grad.npy"), "file too large"));
+    EXPECT_EQ(listing(), before) << "a file or folder was left behind";
+}
+
+TEST_F(MhaBackward, FailedRunLeavesEarlierGradientsUntouched) {
+    auto arguments = self_attention_arguments();
+    run_ok(arguments);
+    std::vector<std::string> saved;
+    for (const char* name : {"query.grad.npy", "key.grad.npy", "value.grad.npy", "in_proj_weight.npy"}) {
+        saved.push_back(contents(file(std::string("grads/") + name)));
+    }
+    write("query.npy", random_array({2, 64, 8}));
+    write("dy.npy", random_array({2, 64, 8}));
+    EXPECT_EQ(run_mha_after("ulimit -f 4;", arguments).status, 2);
+    std::size_t i = 0;
+    for (const char* name : {"query.grad.npy", "key.grad.npy", "value.grad.npy", "in_proj_weight.npy"}) {
+        EXPECT_EQ(contents(file(std::string("grads/") + name)), saved[i++]) << name << " was changed";
+    }
+}
+
+TEST_F(MhaBackward, GradsOutThatIsADeviceIsRefused) {
+    const auto arguments = self_attention_arguments();
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--grads-out", "/dev/null")), "/dev/null", "not a folder"));
+    ASSERT_EQ(::mkfifo(file("grads.fifo").c_str(), 0600), 0);
+    EXPECT_TRUE(is_input_error(run_mha_after("timeout 20", with(arguments, "--grad-output", file("grads.fifo"))),
+                               file("grads.fifo"), "FIFO"));
+}
+
+TEST_F(MhaBackward, Float32GradientsBeyondTheLargestFloatAreRefused) {
+    auto arguments = self_attention_arguments();
+    write("query.npy", xt::where(random_array({2, 4, 8}) > 0, 3e38, -3e38), mha::NpyType::float32);
+    write("dy.npy", xt::where(random_array({2, 4, 8}) > 0, 3e38, -3e38), mha::NpyType::float32);
+    const Outcome run = run_mha(arguments);
+    EXPECT_TRUE(is_input_error(run, "--grads-out", "inf at index ("));
+    EXPECT_FALSE(fs::exists(file("grads"))) << "a folder was left although nothing was written";
 }
 
 }  // namespace

@@ -269,7 +269,23 @@ TEST_F(MhaBench, UnknownVersionIsRefused) {
 
 TEST_F(MhaBench, HugeShapeIsRefusedBeforeAllocating) {
     const Arguments arguments = with(with(tiny(), "--seq-len", "100000000"), "--embed-dim", "100000000");
-    EXPECT_TRUE(is_input_error(run_mha(arguments), "--seq-len", "floats"));
+    EXPECT_TRUE(is_input_error(run_mha(arguments), "--seq-len", "is more than 1000000"));
+    // Each size within its range, together more memory than any machine here has (2 TB).
+    const Arguments together = with(with(tiny(), "--seq-len", "1000000"), "--embed-dim", "65536");
+    EXPECT_TRUE(is_input_error(run_mha(together), "--seq-len", "GiB of memory"));
+}
+
+TEST_F(MhaBench, EveryNumberIsRangeChecked) {
+    // 2^64 - 1 fits in a size_t; it used to reach std::vector as --repeat (an internal error, status 1).
+    const std::string largest = "18446744073709551615";
+    for (const std::string option : {"--repeat", "--threads", "--batch", "--seq-len", "--embed-dim"}) {
+        SCOPED_TRACE(option);
+        EXPECT_TRUE(is_input_error(run_mha(with(tiny(), option, largest)), option, "is more than"));
+    }
+    EXPECT_TRUE(is_input_error(run_mha(with(tiny(), "--repeat", "100001")), "--repeat", "100000"));
+    EXPECT_TRUE(is_input_error(run_mha(with(tiny(), "--threads", "1025")), "--threads", "1024"));
+    EXPECT_TRUE(is_input_error(run_mha(with(tiny(), "--num-heads", largest)), "--num-heads", "divisible"));
+    EXPECT_TRUE(is_input_error(run_mha(with(tiny(), "--repeat", "18446744073709551616")), "--repeat", "too large"));
 }
 
 TEST_F(MhaBench, UnknownRepeatedOrValuelessOptionIsNamed) {

@@ -8,6 +8,7 @@
 //     the right shapes and dtypes;
 //   - PyTorch: tests/fixtures/cli holds a module exported from PyTorch, inputs
 //     and PyTorch's float64 results (see tests/fixtures/cli/README.txt).
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -85,6 +87,14 @@ TEST_F(MhaCommand, HelpExitsZeroAndDocumentsEveryOption) {
                                  "(B, H, L, S)", "NaN", "-inf", "Exit status", "mha: error:", "Example"}) {
             EXPECT_NE(run.out.find(word), std::string::npos) << "the help does not mention " << word;
         }
+    }
+}
+
+TEST_F(MhaCommand, HelpSaysHowFilesAreReadAndWritten) {
+    const Outcome run = run_mha({"--help"});
+    for (const char* words : {"Only regular files are read", "all or nothing", "An output may not be an input",
+                              "permission denied", "at most 100000", "not finite"}) {
+        EXPECT_NE(run.out.find(words), std::string::npos) << "the help does not say " << words;
     }
 }
 
@@ -568,6 +578,213 @@ TEST_F(MhaCommand, FortranOrderQueryReadsAsTheSameValues) {
     const Array fortran_output = read(file("out.npy"));
     ASSERT_EQ(run_mha(with(arguments, "--query", write("c.npy", query))).status, 0);
     EXPECT_TRUE(arrays_near(fortran_output, read(file("out.npy")), 0.0));
+}
+
+// ============================================================================
+// Files: never crash, never hang, never lose or corrupt a file (issue 13)
+// ============================================================================
+
+// The prefix that runs a command as the user nobody when this test runs as root
+// (chmod does not stop root), "" when it does not; nullopt if that is impossible.
+std::optional<std::string> as_unprivileged_user() {
+    if (::geteuid() != 0) {
+        return std::string();
+    }
+    if (std::system("setpriv --reuid=nobody --regid=nogroup --clear-groups true >/dev/null 2>&1") != 0) {
+        return std::nullopt;
+    }
+    return std::string("setpriv --reuid=nobody --regid=nogroup --clear-groups");
+}
+
+TEST_F(MhaCommand, OutThatIsAnInputIsRefusedHoweverItIsWritten) {
+    const auto arguments = self_attention_arguments();
+    const std::string query_bytes = contents(file("query.npy"));
+    fs::create_symlink(file("query.npy"), file("link.npy"));
+    fs::create_hard_link(file("query.npy"), file("hard.npy"));
+    for (const std::string& spelling : {file("query.npy"), std::string("query.npy"), std::string("./query.npy"),
+                                        file("weights") + "/../query.npy", file("link.npy"), file("hard.npy")}) {
+        SCOPED_TRACE(spelling);
+        EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--out", spelling)), "--out", "--query"));
+        EXPECT_TRUE(is_input_error(run_mha(with(with(arguments, "--out", file("out.npy")), "--weights-out", spelling)),
+                                   "--weights-out", "may not overwrite an input"));
+        EXPECT_EQ(contents(file("query.npy")), query_bytes) << "the query was changed";
+    }
+    const std::string weight = file("weights/in_proj_weight.npy");
+    const std::string weight_bytes = contents(weight);
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--out", weight)), "--out", "--weights"));
+    EXPECT_EQ(contents(weight), weight_bytes);
+    EXPECT_FALSE(fs::exists(file("out.npy")));
+}
+
+TEST_F(MhaCommand, OutAndWeightsOutThatAreOneFileUnderTwoSpellingsAreRefused) {
+    const auto arguments = with(self_attention_arguments(), "--out", "s.npy");  // relative: the test's folder
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--weights-out", file("s.npy"))), "--weights-out", "--out"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--weights-out", "./s.npy")), "--weights-out", "--out"));
+    EXPECT_FALSE(fs::exists(file("s.npy")));
+    write("s.npy", xt::zeros<double>({1}));
+    fs::create_symlink("s.npy", file("link.npy"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--weights-out", "link.npy")), "--weights-out", "--out"));
+    EXPECT_EQ(read(file("s.npy")), (Array{0.0})) << "s.npy was overwritten";
+}
+
+TEST_F(MhaCommand, OutputToADeviceOrFifoIsRefusedBeforeComputing) {
+    const auto arguments = self_attention_arguments();
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--out", "/dev/full")), "/dev/full", "character device"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--weights-out", "/dev/full")), "/dev/full", "--weights-out"));
+    EXPECT_FALSE(fs::exists(file("out.npy"))) << "--out was written although --weights-out could not be";
+    ASSERT_EQ(::mkfifo(file("fifo.npy").c_str(), 0600), 0);
+    EXPECT_TRUE(is_input_error(run_mha_after("timeout 20", with(arguments, "--out", file("fifo.npy"))), file("fifo.npy"),
+                               "FIFO"));
+    fs::create_symlink(file("missing/target.npy"), file("dangling.npy"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--out", file("dangling.npy"))), file("dangling.npy"),
+                               "symbolic link to a missing file"));
+}
+
+TEST_F(MhaCommand, FileSizeLimitLeavesNoFileBehind) {
+    auto arguments = self_attention_arguments();
+    write("query.npy", random_array({2, 64, 8}));  // an output of 8 KB, beyond the limit
+    arguments = with(arguments, "--weights-out", file("weights_out.npy"));
+    const std::vector<std::string> before = listing();
+    const Outcome run = run_mha_after("ulimit -f 4;", arguments);  // 2 or 4 KB, as the shell counts blocks
+    EXPECT_TRUE(is_input_error(run, file("out.npy"), "file too large"));
+    EXPECT_NE(run.err.find("nothing was written"), std::string::npos) << run.err;
+    EXPECT_EQ(listing(), before) << "a file, or a temporary one, was left behind";
+}
+
+TEST_F(MhaCommand, FailedRunLeavesExistingOutputsUntouched) {
+    const auto arguments = with(self_attention_arguments(), "--weights-out", file("weights_out.npy"));
+    write("query.npy", random_array({2, 64, 8}));
+    const std::string old_out = write_bytes("out.npy", "the previous output");
+    const std::string old_weights = write_bytes("weights_out.npy", "the previous weights");
+    EXPECT_EQ(run_mha_after("ulimit -f 4;", arguments).status, 2);
+    EXPECT_EQ(contents(old_out), "the previous output");
+    EXPECT_EQ(contents(old_weights), "the previous weights");
+}
+
+TEST_F(MhaCommand, WeightsOutThatCannotBeWrittenLeavesOutUntouched) {
+    // The output, (1, 2, 8), fits under the limit; the weights, (1, 2, 2, 300), do not.
+    make_weights(8, 2);
+    const std::vector<std::string> arguments = {
+        "forward", "--weights", file("weights"), "--num-heads", "2", "--query", write("q.npy", random_array({1, 2, 8})),
+        "--key", write("kv.npy", random_array({1, 300, 8})), "--value", file("kv.npy"),
+        "--out", file("out.npy"), "--weights-out", file("w.npy")};
+    write_bytes("out.npy", "the previous output");
+    const Outcome run = run_mha_after("ulimit -f 4;", arguments);
+    EXPECT_TRUE(is_input_error(run, file("w.npy"), "--weights-out"));
+    EXPECT_EQ(contents(file("out.npy")), "the previous output") << "--out was replaced although the run failed";
+    EXPECT_FALSE(fs::exists(file("w.npy")));
+    ASSERT_EQ(run_mha(arguments).status, 0) << "without the limit, the same run succeeds";
+    EXPECT_EQ(shape_of(read(file("w.npy"))), (Shape{1, 2, 2, 300}));
+}
+
+TEST_F(MhaCommand, FifoOrDeviceAsAnInputIsRefusedAtOnce) {
+    const auto arguments = self_attention_arguments();
+    ASSERT_EQ(::mkfifo(file("fifo.npy").c_str(), 0600), 0);
+    EXPECT_TRUE(is_input_error(run_mha_after("timeout 20", with(arguments, "--query", file("fifo.npy"))),
+                               file("fifo.npy"), "FIFO"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--key-padding-mask", "/dev/zero")), "/dev/zero",
+                               "character device"));
+    fs::remove(file("weights/in_proj_weight.npy"));
+    ASSERT_EQ(::mkfifo(file("weights/in_proj_weight.npy").c_str(), 0600), 0);
+    EXPECT_TRUE(is_input_error(run_mha_after("timeout 20", arguments), file("weights/in_proj_weight.npy"), "FIFO"));
+}
+
+TEST_F(MhaCommand, UnreadableWeightFileIsReportedAsPermissionDenied) {
+    const std::optional<std::string> prefix = as_unprivileged_user();
+    if (!prefix) {
+        GTEST_SKIP() << "running as root without setpriv: no way to be refused permission";
+    }
+    const auto arguments = self_attention_arguments();
+    fs::permissions(file("weights/in_proj_weight.npy"), fs::perms::none);
+    EXPECT_TRUE(is_input_error(run_mha_after(*prefix, arguments), file("weights/in_proj_weight.npy"),
+                               "permission denied"));
+    fs::permissions(file("weights/in_proj_weight.npy"),
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+    fs::permissions(file("query.npy"), fs::perms::none);
+    EXPECT_TRUE(is_input_error(run_mha_after(*prefix, arguments), file("query.npy"), "permission denied"));
+}
+
+TEST_F(MhaCommand, WeightsWithEmbedDimZeroSaySo) {
+    const auto arguments = self_attention_arguments();
+    write("weights/in_proj_weight.npy", xt::zeros<double>({0, 0}));
+    write("weights/out_proj.weight.npy", xt::zeros<double>({0, 0}));
+    fs::remove(file("weights/in_proj_bias.npy"));
+    fs::remove(file("weights/out_proj.bias.npy"));
+    const Outcome run = run_mha(arguments);
+    EXPECT_TRUE(is_input_error(run, file("weights/out_proj.weight.npy"), "E (embed_dim) would be 0"));
+    EXPECT_EQ(run.err.find("divisible"), std::string::npos) << run.err;
+}
+
+TEST_F(MhaCommand, FloatMasksThatAddUpToInfinityBlameTheMasks) {
+    const auto arguments = self_attention_arguments();  // B = 2, L = S = 4
+    const std::string attn_mask = write("attn.npy", xt::zeros<double>({4, 4}) + 1e308);
+    const std::string padding = write("padding.npy", xt::zeros<double>({2, 4}) + 1e308);
+    ASSERT_EQ(run_mha(with(arguments, "--attn-mask", attn_mask)).status, 0) << "1e308 alone is a valid mask";
+    const Outcome run = run_mha(with(with(arguments, "--attn-mask", attn_mask), "--key-padding-mask", padding));
+    EXPECT_TRUE(is_input_error(run, padding, "--attn-mask " + attn_mask));
+    EXPECT_EQ(run.err.find(file("query.npy")), std::string::npos) << "the query is blamed: " << run.err;
+    // Where the causal mask removes a key, the two never meet.
+    Array upper = xt::zeros<double>({4, 4});
+    upper(0, 3) = 1e308;  // query 0, key 3: removed by --causal
+    write("attn.npy", upper);
+    Array last_key = xt::zeros<double>({2, 4});
+    last_key(1, 3) = 1e308;
+    write("padding.npy", last_key);
+    const auto both = with(with(arguments, "--attn-mask", attn_mask), "--key-padding-mask", padding);
+    EXPECT_TRUE(is_input_error(run_mha(both), padding, "index (1, 3)"));
+    EXPECT_EQ(run_mha(with(both, "--causal")).status, 0);
+}
+
+TEST_F(MhaCommand, Float32InputsNearTheLargestFloatAreRefusedNotWrittenAsInfinity) {
+    const auto arguments = self_attention_arguments();
+    ASSERT_EQ(run_mha(arguments).status, 0);
+    const std::string old_output = contents(file("out.npy"));
+    // Finite float32 numbers of 3e38 (the largest is 3.4e38), through an output projection
+    // that multiplies by 100: the output is far beyond float32 in double precision.
+    write("query.npy", xt::where(random_array({2, 4, 8}) > 0, 3e38, -3e38), mha::NpyType::float32);
+    write("weights/out_proj.weight.npy", 100.0 * read(file("weights/out_proj.weight.npy")));
+    const Outcome run = run_mha(arguments);
+    EXPECT_TRUE(is_input_error(run, "--out", "inf at index ("));
+    EXPECT_NE(run.err.find("float32"), std::string::npos) << run.err;
+    EXPECT_EQ(contents(file("out.npy")), old_output) << "the output was replaced by a failed run";
+    write("query.npy", random_array({2, 4, 8}) * 1e200);  // float64: the scores overflow
+    EXPECT_EQ(run_mha(arguments).status, 2);
+    EXPECT_EQ(contents(file("out.npy")), old_output);
+}
+
+TEST_F(MhaCommand, HostileNpyFilesAreOneLineErrors) {
+    const auto arguments = self_attention_arguments();
+    const std::string padding = "                                                       \n";
+    // A type string of 30,000 digits crashed xtensor's reader (std::regex's recursion).
+    const std::string digits = "{'descr': '<" + std::string(30000, '9') + "', 'fortran_order': False, 'shape': (1,), }";
+    const std::string long_header = digits + padding;
+    const std::string digits_file = std::string("\x93NUMPY\x01\x00", 8) +
+                                    static_cast<char>(long_header.size() % 256) +
+                                    static_cast<char>(long_header.size() / 256) + long_header;
+    write_bytes("digits.npy", digits_file);
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("digits.npy"))), file("digits.npy"),
+                               "holds elements of type"));
+    write_bytes("weights/in_proj_weight.npy", digits_file);
+    EXPECT_TRUE(is_input_error(run_mha(arguments), file("weights/in_proj_weight.npy"), "holds elements of type"));
+    make_weights(8, 2);
+    // 'shape' without its ':' made xtensor call back() on an empty string.
+    write_raw("no_colon.npy", "<f8", "(1,)", std::string(8, '\0'));
+    std::string bytes = contents(file("no_colon.npy"));
+    bytes.replace(bytes.find("'shape': (1,), }"), 16, "'shape'}        ");
+    write_bytes("no_colon.npy", bytes);
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("no_colon.npy"))), file("no_colon.npy"),
+                               "expected ':' after the key 'shape'"));
+    // A bool mask holding bytes other than 0 and 1.
+    write_raw("mask.npy", "|b1", "(2, 4)", std::string("\x00\x01\x07\x00\x00\x00\x00\x00", 8));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--key-padding-mask", file("mask.npy"))), file("mask.npy"),
+                               "byte 7 at index (0, 2)"));
+    // A version 2.0 header length of 4 GiB, and a shape whose size overflows.
+    write_bytes("huge_header.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff{}", 14));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("huge_header.npy"))), file("huge_header.npy"),
+                               "header length"));
+    write_raw("huge_shape.npy", "<f8", "(4294967296, 4294967296, 4294967296)", "");
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("huge_shape.npy"))), file("huge_shape.npy"),
+                               "impossibly large"));
 }
 
 // ============================================================================

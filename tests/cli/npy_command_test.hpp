@@ -3,6 +3,7 @@
 // back, and edits the command line, and a comparison of arrays.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -72,6 +73,27 @@ protected:
         stream << "\x93NUMPY" << '\x01' << '\x00' << static_cast<char>(header.size() % 256)
                << static_cast<char>(header.size() / 256) << header << data;
         return file(name);
+    }
+
+    /// A file holding exactly these bytes, such as a hostile .npy file.
+    std::string write_bytes(const std::string& name, const std::string& bytes) {
+        std::ofstream(file(name), std::ios::binary) << bytes;
+        return file(name);
+    }
+
+    /// Every name under the test's folder, hidden ones included, recursively, sorted;
+    /// without stdout.txt and stderr.txt, which run_mha() writes. A temporary file
+    /// left behind shows here.
+    std::vector<std::string> listing() const {
+        std::vector<std::string> names;
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(folder_)) {
+            const std::string name = entry.path().lexically_relative(folder_).string();
+            if (name != "stdout.txt" && name != "stderr.txt") {
+                names.push_back(name);
+            }
+        }
+        std::sort(names.begin(), names.end());
+        return names;
     }
 
     /// Reads a .npy file, expecting its element type.

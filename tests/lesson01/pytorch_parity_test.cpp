@@ -13,11 +13,13 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <xtensor/xnpy.hpp>
 
+#include "io/files.hpp"
+#include "io/npy_file.hpp"
 #include "reference/attention.hpp"
 #include "reference/mask.hpp"
 #include "test_helpers.hpp"
@@ -40,18 +42,20 @@ const std::string regenerate_hint = "generate the fixtures with: /usr/bin/python
 // type, or is not 2-D, so that the failing test says exactly what is wrong.
 template <class T>
 xt::xtensor<T, 2> load_matrix(const std::string& path) {
-    if (!std::ifstream(path, std::ifstream::binary)) {
+    if (!mha::is_regular_file(path)) {
         throw std::runtime_error("cannot open " + path + "; " + regenerate_hint);
     }
-    try {
-        const auto array = xt::load_npy<T>(path);  // an xarray: any number of dimensions
-        if (array.dimension() != 2) {
-            throw std::runtime_error("expected a 2-D array but it has shape " + mha::shape_string(array));
-        }
-        return array;  // (rows, columns)
-    } catch (const std::exception& error) {
-        throw std::runtime_error(path + ": " + error.what());
+    const mha::NpyArray array = mha::read_npy(path);  // its messages name the file
+    const bool expect_bool = std::is_same_v<T, bool>;
+    if ((array.type == mha::NpyType::boolean) != expect_bool) {
+        throw std::runtime_error(path + ": holds " + mha::npy_type_name(array.type) + " elements but " +
+                                 (expect_bool ? "bool" : "float64") + " was expected");
     }
+    if (array.values.dimension() != 2) {
+        throw std::runtime_error(path + ": expected a 2-D array but it has shape " +
+                                 mha::shape_string(array.values));
+    }
+    return xt::xtensor<T, 2>(xt::cast<T>(array.values));  // (rows, columns)
 }
 
 std::string case_file(const std::string& case_name, const std::string& file_name) {

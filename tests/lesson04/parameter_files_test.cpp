@@ -15,7 +15,6 @@
 #include <unistd.h>  // getpid
 
 #include <gtest/gtest.h>
-#include <xtensor/xnpy.hpp>
 
 #include "reference/multi_head_attention.hpp"
 #include "io/npy_file.hpp"
@@ -254,9 +253,12 @@ TEST_F(NpyFiles, WriteThenReadEveryTypeAndShape) {
 }
 
 TEST_F(NpyFiles, FortranOrderedFilesComeBackRowMajor) {
-    // NumPy writes a transposed array as fortran_order=True; xtensor's writer does the same for column-major data.
-    const xt::xarray<double, xt::layout_type::column_major> column_major = {{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}};
-    xt::dump_npy(file("fortran.npy"), column_major);
+    // NumPy writes a transposed array as fortran_order=True: the elements column by column.
+    std::string header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }";
+    header += std::string(117 - header.size(), ' ') + "\n";  // 10 + 118 bytes: the data starts at 128
+    const double column_by_column[] = {1.0, 4.0, 2.0, 5.0, 3.0, 6.0};
+    write_bytes("fortran.npy", std::string("\x93NUMPY\x01\x00\x76\x00", 10) + header +
+                                   std::string(reinterpret_cast<const char*>(column_by_column), sizeof column_by_column));
     const mha::NpyArray read = mha::read_npy(file("fortran.npy"));
     const xt::xarray<double> expected = {{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}};
     EXPECT_EQ(read.values, expected);
@@ -298,7 +300,7 @@ TEST_F(NpyFiles, EmptyHeaderAndUnsupportedVersion) {
     write_bytes("empty_header.npy", std::string("\x93NUMPY\x01\x00\x00\x00", 10));
     const std::string empty = thrown_message<std::runtime_error>([&] { mha::read_npy(file("empty_header.npy")); });
     EXPECT_NE(empty.find("the header is cut short"), std::string::npos) << empty;
-    // Version 1.1 does not exist; xtensor reads 1.0 and 2.0.
+    // Version 1.1 does not exist; NumPy's versions are 1.0, 2.0 and 3.0.
     write_bytes("version.npy", std::string("\x93NUMPY\x01\x01\x04\x00{}\n\n", 14));
     const std::string version = thrown_message<std::runtime_error>([&] { mha::read_npy(file("version.npy")); });
     EXPECT_NE(version.find("unsupported version 1.1"), std::string::npos) << version;
@@ -316,7 +318,7 @@ TEST_F(NpyFiles, NotAnNpyFile) {
 
 TEST_F(NpyFiles, Int64FileIsRefusedNamingItsType) {
     const xt::xarray<std::int64_t> token_ids = {{3, 1, 4}, {1, 5, 9}};  // '<i8': integers, e.g. token ids
-    xt::dump_npy(file("ids.npy"), token_ids);
+    mha::write_npy_int64(file("ids.npy"), token_ids);
     const std::string message = thrown_message<std::runtime_error>([&] { mha::read_npy(file("ids.npy")); });
     EXPECT_NE(message.find("ids.npy: holds elements of type '<i8'"), std::string::npos) << message;
     EXPECT_NE(message.find("float64"), std::string::npos) << message;

@@ -5,11 +5,12 @@
 // gradient and three Adam steps, for both tasks' configurations.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <xtensor/xnpy.hpp>
 
 #include "io/npy_file.hpp"
 #include "reference/packed_projection.hpp"
@@ -66,9 +67,14 @@ AttentionOnlyTransformer load_model(const std::string& folder, std::size_t layer
 Fixture load_fixture(const std::string& name, bool causal) {
     const std::string folder = training_fixtures + name + "/";
     Fixture f{load_model(folder, 2, 2, causal), {}, {}, {}};
-    const auto tokens = xt::load_npy<std::int64_t>(folder + "tokens.npy");    // (B, L)
-    const auto targets = xt::load_npy<std::int64_t>(folder + "targets.npy");  // (B, L)
-    const auto counted = xt::load_npy<bool>(folder + "counted.npy");          // (B, L)
+    const auto tokens = mha::read_npy_int64(folder + "tokens.npy");    // (B, L), exact integers
+    const auto targets = mha::read_npy_int64(folder + "targets.npy");  // (B, L)
+    const mha::NpyArray counted_file = mha::read_npy(folder + "counted.npy");  // (B, L)
+    if (counted_file.type != mha::NpyType::boolean || counted_file.values.shape() != tokens.shape() ||
+        targets.shape() != tokens.shape()) {
+        throw std::runtime_error(folder + ": tokens.npy, targets.npy and counted.npy (bool) must have one shape");
+    }
+    const xt::xarray<bool> counted = xt::not_equal(counted_file.values, 0.0);
     for (std::size_t b = 0; b < tokens.shape(0); ++b) {
         f.tokens.emplace_back(), f.targets.emplace_back(), f.counted.emplace_back();
         for (std::size_t i = 0; i < tokens.shape(1); ++i) {
