@@ -10,6 +10,8 @@
 //   4. writing               (the three inputs' gradients, then the parameters': all or nothing)
 #include "cli/backward_command.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -109,6 +111,15 @@ void check_outputs(const BackwardOptions& options, const AttentionInputs& inputs
     const std::string kind = mha::file_kind(folder);
     if (kind != "missing" && kind != "a folder") {
         fail(folder, "is " + kind + ", not a folder; --grads-out needs a folder to write the gradients into");
+    }
+    // The folder, or the nearest one above it that exists (where it would be created), must be writable.
+    fs::path writable = fs::path(folder).lexically_normal();
+    while (!writable.empty() && !mha::path_exists(writable.string()) && writable != writable.parent_path()) {
+        writable = writable.parent_path();
+    }
+    const std::string checked = writable.empty() ? "." : writable.string();
+    if (::access(checked.c_str(), W_OK | X_OK) != 0) {
+        fail(folder, "cannot be written (--grads-out): permission denied in the folder " + checked);
     }
     // The names of the files the gradients get are known before they are computed:
     // a module of the parameters' shapes names them as the gradients' module will.

@@ -11,9 +11,11 @@
 //     against a batch of one.
 // Bad input must end as exit status 2 and one line naming the culprit.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -553,6 +555,28 @@ TEST_F(MhaBackward, GradsOutThatIsADeviceIsRefused) {
     ASSERT_EQ(::mkfifo(file("grads.fifo").c_str(), 0600), 0);
     EXPECT_TRUE(is_input_error(run_mha_after("timeout 20", with(arguments, "--grad-output", file("grads.fifo"))),
                                file("grads.fifo"), "FIFO"));
+}
+
+TEST_F(MhaBackward, GradsOutWithoutWritePermissionIsRefusedBeforeComputing) {
+    std::string prefix;  // as root, chmod does not stop writing: run as the user nobody
+    if (::geteuid() == 0) {
+        if (std::system("setpriv --reuid=nobody --regid=nogroup --clear-groups true >/dev/null 2>&1") != 0) {
+            GTEST_SKIP() << "running as root without setpriv: no way to be refused permission";
+        }
+        prefix = "setpriv --reuid=nobody --regid=nogroup --clear-groups";
+    }
+    auto arguments = self_attention_arguments();
+    fs::create_directories(file("locked"));
+    fs::permissions(file("locked"), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                        fs::perms::others_read | fs::perms::others_exec);
+    if (::geteuid() != 0) {
+        fs::permissions(file("locked"), fs::perms::owner_read | fs::perms::owner_exec);
+    }
+    EXPECT_TRUE(is_input_error(run_mha_after(prefix, with(arguments, "--grads-out", file("locked"))), file("locked"),
+                               "permission denied"));
+    EXPECT_TRUE(is_input_error(run_mha_after(prefix, with(arguments, "--grads-out", file("locked/new/grads"))),
+                               file("locked/new/grads"), "permission denied in the folder " + file("locked")));
+    fs::permissions(file("locked"), fs::perms::owner_all);
 }
 
 TEST_F(MhaBackward, Float32GradientsBeyondTheLargestFloatAreRefused) {
