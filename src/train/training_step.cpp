@@ -1,12 +1,10 @@
 // Lesson 6: one training step of the tiny transformer, on flat buffers.
 //
 // The passes are those of attention_only_transformer.cpp; what differs is
-// only how the arithmetic is laid out. Every matrix product is the one loop
-// below (add_product_fixed), which keeps rows of the result in registers and
-// runs along contiguous rows of eight doubles at a time; it is compiled for
-// AVX-512, AVX2 and plain x86-64, and the program picks one when it starts.
-// Each sum still adds its terms in the reference's order, so the numbers agree
-// with transformer_forward and transformer_backward to the last bits or nearly.
+// only how the arithmetic is laid out: flat buffers allocated once, and every
+// matrix product one call of small_products.hpp, which runs in place on one
+// head's columns of Q, K or V (head h of Q is the (L, d_k) block starting at
+// column h·d_k, rows 3d apart).
 #include "train/training_step.hpp"
 
 #include <algorithm>
@@ -16,132 +14,12 @@
 #include <string>
 
 #include "train/cross_entropy.hpp"
+#include "train/small_products.hpp"
 
-#if defined(__x86_64__) && !defined(__clang__)
-#define MHA_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MHA_SIMD_CLONES
-#endif
 
 namespace mha {
 
 namespace {
-
-// The products. Matrices are row-major with a row stride (the "leading
-// dimension"), so that one head's columns of Q, K or V are used in place:
-// head h of Q is the (L, d_k) block starting at column h·d_k, rows d apart.
-//
-// One loop does them all: row i of C (n, m) += Σ over p of A(i, p) · row p
-// of B (k, m). A(i, p) is read through two strides, so that the same loop
-// also multiplies by Aᵀ (swap the strides). Row i of C stays in registers
-// while p runs, which is what makes these tiny products fast; for that the
-// compiler must know m, hence a copy for the widths the models use (d_k,
-// d_model and 3·d_model: 8, 16, 48, …) and a plain loop for any other.
-
-/// Eight doubles, one AVX-512 register (two AVX2 ones, four SSE2 ones: the
-/// compiler splits it for the instruction set of each clone). aligned(8) and
-/// may_alias let it be loaded from any row of a double array.
-using Lanes = double __attribute__((vector_size(64), aligned(8), may_alias));
-
-/// Rows i … i + R − 1 of C (n, M) += A · B, with A(i, p) = A[i · a_row + p · a_column]:
-/// R rows at once, so that each vector of B, once loaded, serves R rows.
-template <std::size_t M, std::size_t R>
-[[gnu::always_inline]] inline void add_rows(double* __restrict C, std::size_t ldc, const double* __restrict A,
-                                            std::size_t a_row, std::size_t a_column, const double* __restrict B,
-                                            std::size_t ldb, std::size_t i, std::size_t k) {
-    constexpr std::size_t W = M / 8;
-    Lanes rows[R][W];  // R rows of C, kept in registers while p runs
-    for (std::size_t r = 0; r < R; ++r) {
-        for (std::size_t w = 0; w < W; ++w) {
-            rows[r][w] = *reinterpret_cast<const Lanes*>(C + (i + r) * ldc + 8 * w);
-        }
-    }
-    for (std::size_t p = 0; p < k; ++p) {
-        double a[R];
-        for (std::size_t r = 0; r < R; ++r) {
-            a[r] = A[(i + r) * a_row + p * a_column];
-        }
-        for (std::size_t w = 0; w < W; ++w) {
-            const Lanes b = *reinterpret_cast<const Lanes*>(B + p * ldb + 8 * w);
-            for (std::size_t r = 0; r < R; ++r) {
-                rows[r][w] += a[r] * b;
-            }
-        }
-    }
-    for (std::size_t r = 0; r < R; ++r) {
-        for (std::size_t w = 0; w < W; ++w) {
-            *reinterpret_cast<Lanes*>(C + (i + r) * ldc + 8 * w) = rows[r][w];
-        }
-    }
-}
-
-/// C (n, M) += A (n, k) · B (k, M), for M a multiple of 8: as many rows at a
-/// time as fit in about 24 of the 32 AVX-512 registers, up to 4.
-template <std::size_t M>
-MHA_SIMD_CLONES void add_product_fixed(double* __restrict C, std::size_t ldc, const double* __restrict A,
-                                       std::size_t a_row, std::size_t a_column, const double* __restrict B,
-                                       std::size_t ldb, std::size_t n, std::size_t k) {
-    constexpr std::size_t R = std::max<std::size_t>(1, std::min<std::size_t>(4, 24 / (M / 8)));
-    std::size_t i = 0;
-    for (; i + R <= n; i += R) {
-        add_rows<M, R>(C, ldc, A, a_row, a_column, B, ldb, i, k);
-    }
-    for (; i < n; ++i) {
-        add_rows<M, 1>(C, ldc, A, a_row, a_column, B, ldb, i, k);
-    }
-}
-
-/// The same for any width m.
-MHA_SIMD_CLONES void add_product_any(double* __restrict C, std::size_t ldc, const double* __restrict A,
-                                     std::size_t a_row, std::size_t a_column, const double* __restrict B,
-                                     std::size_t ldb, std::size_t n, std::size_t k, std::size_t m) {
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t p = 0; p < k; ++p) {
-            const double a = A[i * a_row + p * a_column];
-            for (std::size_t j = 0; j < m; ++j) {
-                C[i * ldc + j] += a * B[p * ldb + j];
-            }
-        }
-    }
-}
-
-void add_product_strided(double* C, std::size_t ldc, const double* A, std::size_t a_row, std::size_t a_column,
-                         const double* B, std::size_t ldb, std::size_t n, std::size_t k, std::size_t m) {
-    switch (m) {
-        case 8: return add_product_fixed<8>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 16: return add_product_fixed<16>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 24: return add_product_fixed<24>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 32: return add_product_fixed<32>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 48: return add_product_fixed<48>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 64: return add_product_fixed<64>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        case 96: return add_product_fixed<96>(C, ldc, A, a_row, a_column, B, ldb, n, k);
-        default: return add_product_any(C, ldc, A, a_row, a_column, B, ldb, n, k, m);
-    }
-}
-
-/// C (n, m) += A (n, k) · B (k, m).
-void add_product(double* C, std::size_t ldc, const double* A, std::size_t lda, const double* B, std::size_t ldb,
-                 std::size_t n, std::size_t k, std::size_t m) {
-    add_product_strided(C, ldc, A, lda, 1, B, ldb, n, k, m);
-}
-
-/// C (n, m) += Aᵀ · B, for A (k, n) and B (k, m).
-void add_transposed_product(double* C, std::size_t ldc, const double* A, std::size_t lda, const double* B,
-                            std::size_t ldb, std::size_t n, std::size_t k, std::size_t m) {
-    add_product_strided(C, ldc, A, 1, lda, B, ldb, n, k, m);
-}
-
-/// B (rows, columns) transposed into `out` (columns, rows); B's rows are ldb apart.
-/// It writes `out` in order and reads B down its columns: writing down columns
-/// 4 KB apart (Kᵀ has B·L = 512 columns) would land every write in the same
-/// cache set, and ran ten times slower.
-void transpose(std::vector<double>& out, const double* B, std::size_t ldb, std::size_t rows, std::size_t columns) {
-    for (std::size_t c = 0; c < columns; ++c) {
-        for (std::size_t r = 0; r < rows; ++r) {
-            out[c * rows + r] = B[r * ldb + c];
-        }
-    }
-}
 
 void set_zero(std::vector<double>& buffer) { std::fill(buffer.begin(), buffer.end(), 0.0); }
 void set_zero(Matrix& matrix) { std::fill(matrix.begin(), matrix.end(), 0.0); }
