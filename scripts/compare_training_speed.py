@@ -15,7 +15,7 @@ with residual connections, a readout nn.Linear(d, V, bias=False), the mean
 cross-entropy over the counted positions. Three models, batch 32, PyTorch's
 default initialisation:
 
-    induction          V=16 L=16 d=32, 2 layers, 1 head,  causal       (mha train's default)
+    induction          V=16 L=16 d=24, 2 layers, 2 heads, causal       (mha train's default)
     induction-d16-h2   V=16 L=16 d=16, 2 layers, 2 heads, causal       (the sizes issue 11 started from)
     coreference        V=48 L=11 d=16, 2 layers, 2 heads, not causal   (mha train's default)
 
@@ -86,7 +86,7 @@ REEXEC_MARKER = "MHA_COMPARE_TRAINING_SPEED_REEXEC"
 # heads H, causal. The first and the last are what `mha train` trains by default; the second
 # is the induction model at the sizes issue 11 started from (d 16, 2 heads).
 TASKS = {
-    "induction": dict(task="induction", vocabulary=16, length=16, d_model=32, layers=2, heads=1, causal=True),
+    "induction": dict(task="induction", vocabulary=16, length=16, d_model=24, layers=2, heads=2, causal=True),
     "induction-d16-h2": dict(task="induction", vocabulary=16, length=16, d_model=16, layers=2, heads=2,
                              causal=True),
     "coreference": dict(task="coreference", vocabulary=48, length=11, d_model=16, layers=2, heads=2,

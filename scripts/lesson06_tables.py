@@ -20,7 +20,7 @@ the same questions for every seed) and, per layer and head of "heads_scores",
 and "weight_on_other_noun" (coreference), and "accuracy_without_head" (the
 held-out accuracy with that head's columns of W_o set to zero). d_model and the
 number of steps are always the task's defaults (`mha train --help`: induction
-d_model 32, coreference 16); only the layers, the heads and the seed change.
+d_model 24, coreference 16); only the layers, the heads and the seed change.
 
 The tables, each for both tasks:
   1. "Is more heads better?": heads 1, 2, 4 times layers 1, 2, seeds 1 to 5: the
@@ -55,7 +55,7 @@ DEFAULT_OUT = ROOT / "lessons" / "06-training" / "training_tables.md"
 
 TASKS = ("induction", "coreference")
 # The defaults of mha::default_options (src/train/trainer.cpp).
-DEFAULTS = {"induction": {"layers": 2, "heads": 1, "d_model": 32},
+DEFAULTS = {"induction": {"layers": 2, "heads": 2, "d_model": 24},
             "coreference": {"layers": 2, "heads": 2, "d_model": 16}}
 GRID_HEADS = (1, 2, 4)
 GRID_LAYERS = (1, 2)

@@ -192,14 +192,14 @@ std::pair<mha::TrainingResult, mha::TrainingResult> induction_task() {
     const mha::HeldOutData data = mha::held_out_data(mha::Task::induction);
     mha::TrainingOptions options = mha::default_options(mha::Task::induction);  // seed 1
     std::printf("Sequences of 16 tokens out of 16: noise, a segment of 4 to 8 distinct tokens, the segment again.\n");
-    std::printf("Predict the next token; counted only inside the second copy. %zu layers x %zu head, d_model %zu,\n",
+    std::printf("Predict the next token; counted only inside the second copy. %zu layers x %zu heads, d_model %zu,\n",
                 options.layers, options.heads, options.d_model);
     std::printf("%zu Adam steps of %zu sequences, seed %llu.\n\n", options.steps, options.batch,
                 static_cast<unsigned long long>(options.seed));
     mha::TrainingResult result = mha::train(options);
     const mha::Evaluation before = mha::evaluate(result.initial_model, mha::Task::induction, data);
     const mha::Evaluation after = mha::evaluate(result.model, mha::Task::induction, data);
-    print_losses(result.losses, {1, 100, 200, 300, 500, 1000, 1500});
+    print_losses(result.losses, {1, 100, 200, 300, 500, 1000, 2000});
     std::printf("  held-out accuracy (512 sequences): %.1f %% before training, %.1f %% after\n\n",
                 100.0 * before.accuracy, 100.0 * after.accuracy);
 
@@ -264,8 +264,11 @@ std::pair<mha::TrainingResult, mha::TrainingResult> induction_task() {
     mha::TrainingResult one_layer = mha::train(shallow);
     const mha::Evaluation flat = mha::evaluate(one_layer.model, mha::Task::induction, data);
     print_losses(one_layer.losses, {1, 100, 200, 300, 400, 500});
-    std::printf("  held-out accuracy %.1f %%, loss %.3f; its head: previous-token %.3f, induction %.3f\n",
-                100.0 * flat.accuracy, flat.loss, flat.scores.previous_token[0][0], flat.scores.induction[0][0]);
+    std::printf("  held-out accuracy %.1f %%, loss %.3f\n", 100.0 * flat.accuracy, flat.loss);
+    for (std::size_t h = 0; h < shallow.heads; ++h) {
+        std::printf("  its %s: previous-token %.3f, induction %.3f\n", head_name(0, h).c_str(),
+                    flat.scores.previous_token[0][h], flat.scores.induction[0][h]);
+    }
     return {std::move(result), std::move(one_layer)};
 }
 

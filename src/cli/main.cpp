@@ -226,10 +226,10 @@ W_o set to zero).
 Options of `mha train`:
   --task TASK           induction or coreference. Required.
   --layers N            attention layers, 1 to 8. Default 2.
-  --heads H             heads per layer; must divide D. Default: 1 (induction), 2 (coreference).
-  --d-model D           the width of the residual stream, 1 to 256. Default: 32 (induction),
+  --heads H             heads per layer; must divide D. Default 2.
+  --d-model D           the width of the residual stream, 1 to 256. Default: 24 (induction),
                         16 (coreference).
-  --steps S             Adam steps, 1 to 100000. Default: 1500 (induction), 2000 (coreference).
+  --steps S             Adam steps, 1 to 100000. Default: 2000.
                         The step size starts at 0.01 and falls to 0 along half a cosine.
   --seed X              1 to 1000000000: the initial weights and the training batches.
                         Default 1. The same seed gives the same numbers on every run.

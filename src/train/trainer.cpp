@@ -49,14 +49,16 @@ TaskBatch training_batch(Task task, std::size_t B, RandomGenerator& random, cons
 
 std::string task_name(Task task) { return task == Task::induction ? "induction" : "coreference"; }
 
-std::size_t default_steps(Task task) { return task == Task::induction ? 1500 : 2000; }
+std::size_t default_steps(Task /*task*/) { return 2000; }  // the same for both tasks, for now
 
 TrainingOptions default_options(Task task) {
     TrainingOptions options;
     options.task = task;
     options.layers = 2;
-    options.heads = task == Task::induction ? 1 : 2;
-    options.d_model = task == Task::induction ? 32 : 16;
+    // Chosen by training seeds 1 to 10 (lesson 6): at d_model 16 half the induction runs stay on
+    // the loss plateau; at d_model 24 with 2 heads every one finds both heads of the circuit.
+    options.heads = 2;
+    options.d_model = task == Task::induction ? 24 : 16;
     options.steps = default_steps(task);
     return options;
 }

@@ -73,9 +73,10 @@ TEST(Training, InductionHeadsFormInTwoLayers) {
     const mha::TrainingResult result = mha::train(options);
     const mha::Evaluation evaluation = mha::evaluate(result.model, Task::induction, mha::held_out_data(Task::induction));
     EXPECT_GE(evaluation.accuracy, 0.99);
-    EXPECT_GE(evaluation.scores.previous_token[0][0], 0.9) << "layer 0 should attend to the previous token";
-    EXPECT_GE(evaluation.scores.induction[1][0], 0.9) << "layer 1 should be an induction head";
-    EXPECT_LT(evaluation.scores.induction[0][0], 0.3) << "layer 0 cannot be one: it has nothing to compose with";
+    const auto best = [](const std::vector<double>& heads) { return *std::max_element(heads.begin(), heads.end()); };
+    EXPECT_GE(best(evaluation.scores.previous_token[0]), 0.9) << "a head of layer 0 should attend to the previous token";
+    EXPECT_GE(best(evaluation.scores.induction[1]), 0.9) << "a head of layer 1 should be an induction head";
+    EXPECT_LT(best(evaluation.scores.induction[0]), 0.3) << "layer 0 cannot have one: it has nothing to compose with";
 }
 
 TEST(Training, OneLayerCannotLearnInduction) {
