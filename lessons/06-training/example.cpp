@@ -252,9 +252,9 @@ std::pair<mha::TrainingResult, mha::TrainingResult> induction_task() {
     std::vector<std::string> panels_before, panels_after;
     add_panels(panels_before, result.initial_model, tokens, labels, "before training · ");
     add_panels(panels_after, result.model, tokens, labels, "trained · ");
-    // Every head of every layer in one row: layer 0, then layer 1.
-    mha::write_figure("lesson06-induction-before.svg", mha::svg_side_by_side(panels_before));
-    mha::write_figure("lesson06-induction-after.svg", mha::svg_side_by_side(panels_after));
+    // One row per layer: layer 0's heads, then layer 1's.
+    mha::write_figure("lesson06-induction-before.svg", mha::svg_side_by_side(panels_before, options.heads));
+    mha::write_figure("lesson06-induction-after.svg", mha::svg_side_by_side(panels_after, options.heads));
 
     // Why depth: the same task, one layer.
     mha::TrainingOptions shallow = options;
