@@ -80,6 +80,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_pytorch import best_environment  # noqa: E402  (it imports torch only when run)
+
 REEXEC_MARKER = "MHA_COMPARE_TRAINING_SPEED_REEXEC"
 
 # The models compared, by name: `mha train`'s task, vocabulary V, length L, d_model d, layers,
@@ -103,22 +106,11 @@ BATCH_POOL = 8  # batches made in advance and cycled through
 # The environment
 # ---------------------------------------------------------------------------
 
-def cpu_has_avx512():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            return re.search(r"^flags\s*:.*\bavx512f\b", cpuinfo.read(), re.MULTILINE) is not None
-    except OSError:
-        return False
-
-
 def ensure_environment(arguments):
     """Runs this script again with PyTorch's best setting if any of it is missing; returns otherwise."""
     if arguments.keep_environment or os.environ.get(REEXEC_MARKER):
         return
-    wanted = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    if cpu_has_avx512():
-        wanted["ATEN_CPU_CAPABILITY"] = "avx512"
-        wanted["OPENBLAS_CORETYPE"] = "SkylakeX"
+    wanted = best_environment(threads=1)  # the same setting as lesson 5's PyTorch benchmark
     for name, value in wanted.items():
         if name in os.environ and os.environ[name] != value:
             print(f"compare_training_speed: warning: {name}={os.environ[name]} is kept, though the best setting "
