@@ -9,7 +9,7 @@
 
 #include "cli/command_line.hpp"
 #include "core/tensor.hpp"
-#include "io/files.hpp"
+#include "io/file_status.hpp"
 #include "reference/mask.hpp"
 
 namespace mha::cli {

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.hpp"
-#include "io/files.hpp"
+#include "io/output_files.hpp"
 #include "io/heatmap.hpp"
 #include "io/line_chart.hpp"
 #include "io/model_files.hpp"
