@@ -27,6 +27,7 @@
 #include "cli/command_line.hpp"
 #include "cli/forward_command.hpp"
 #include "cli/train_command.hpp"
+#include "io/cleanup_on_signal.hpp"
 
 namespace {
 
@@ -105,9 +106,11 @@ Files:
   Outputs are written all or nothing: each to a temporary file next to it, every write
   checked, then all renamed into place together. If anything fails (disk full, a
   file-size limit, /dev/full), the temporary files are removed, existing files are
-  left as they were, and the exit status is 2. An output may not be an input, nor
-  another output, under any spelling (./q.npy, an absolute path, a link): that is
-  refused before anything is computed.
+  left as they were, and the exit status is 2. Stopped by Ctrl-C (SIGINT) or SIGTERM,
+  it removes its temporary files and any folder it created before it dies of the
+  signal; the renames into place are never cut halfway. An output may not be an
+  input, nor another output, under any spelling (./q.npy, an absolute path, a link):
+  that is refused before anything is computed.
 
 Masks (PyTorch's conventions; all masks given are added up):
   bool    true = this query may NOT look at this key; false = it may.
@@ -297,6 +300,8 @@ int main(int argc, char** argv) {
     // A file-size limit (ulimit -f) must make a write fail, which is checked and reported,
     // rather than kill the program with SIGXFSZ halfway through a file.
     std::signal(SIGXFSZ, SIG_IGN);
+    // Ctrl-C or a SIGTERM while the outputs are being written: their temporary files go.
+    mha::remove_registered_paths_on_signals();
     // Bad input is exit status 2 with one line on stderr; anything else is status 1.
     try {
         run_mha(std::vector<std::string>(argv + 1, argv + argc));

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "io/cleanup_on_signal.hpp"
 #include "io/file_status.hpp"
 
 namespace mha {
@@ -115,6 +116,9 @@ OutputFiles::~OutputFiles() {
     if (!committed_) {
         remove_everything();
     }
+    for (const int ticket : tickets_) {
+        unregister_for_cleanup(ticket);
+    }
 }
 
 void OutputFiles::remove_everything() noexcept {
@@ -166,9 +170,11 @@ std::string OutputFiles::add(const std::string& path) {
     for (int attempt = 0;; ++attempt) {
         const std::string temporary =
             temporary_name(folder, fs::path(final_path).filename().string(), next_counter());
+        const SignalsHeld held;  // created and registered for removal on a signal, with nothing between
         const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (descriptor >= 0) {
             ::close(descriptor);
+            tickets_.push_back(register_for_cleanup(temporary, CleanupKind::file));
             files_.push_back({temporary, final_path});
             return temporary;
         }
@@ -205,12 +211,14 @@ void OutputFiles::create_folder(const std::string& path) {
         if (folder->filename().empty()) {  // "a/b/" gives "a/b/" and then "a/b"
             continue;
         }
+        const SignalsHeld held;
         if (::mkdir(folder->c_str(), 0777) != 0) {
             if (errno == EEXIST) {
                 continue;
             }
             fail(path, "cannot be created (" + error_words(errno) + ")");
         }
+        tickets_.push_back(register_for_cleanup(folder->string(), CleanupKind::empty_folder));
         created_folders_.push_back(folder->string());
     }
 }
@@ -224,7 +232,9 @@ std::string OutputFiles::add_folder(const std::string& folder) {
         const std::string temporary = (fs::path(folder) / (".mha-" + std::to_string(::getpid()) + "-" +
                                                            std::to_string(next_counter()) + ".tmp"))
                                           .string();
+        const SignalsHeld held;
         if (::mkdir(temporary.c_str(), 0777) == 0) {
+            tickets_.push_back(register_for_cleanup(temporary, CleanupKind::tree));
             folders_.push_back({temporary, folder});
             return temporary;
         }
@@ -235,6 +245,7 @@ std::string OutputFiles::add_folder(const std::string& folder) {
 }
 
 std::vector<std::string> OutputFiles::commit() {
+    signal_self_if_asked("commit");  // the tests' Ctrl-C (tests/cli/mha_train_test.cpp)
     // Every file to move: those added one by one, then every file written into a staged folder.
     std::vector<Staged> moves = files_;
     for (const StagedFolder& folder : folders_) {
@@ -281,6 +292,8 @@ std::vector<std::string> OutputFiles::commit() {
             ::chmod(move.temporary.c_str(), status.st_mode & 07777);
         }
     }
+    // From here to the end, SIGINT and SIGTERM wait: the renames happen all or not at all.
+    const SignalsHeld held;
     // A hard link to each file about to be replaced, to put it back should a later rename fail.
     std::vector<std::string> backups(moves.size());
     for (std::size_t i = 0; i < moves.size(); ++i) {
@@ -315,6 +328,10 @@ std::vector<std::string> OutputFiles::commit() {
     }
     remove_backups();
     committed_ = true;
+    for (const int ticket : tickets_) {
+        unregister_for_cleanup(ticket);  // the outputs and the folders created are there to stay
+    }
+    tickets_.clear();
     for (const StagedFolder& folder : folders_) {
         std::error_code ignored;
         fs::remove_all(folder.temporary, ignored);  // only its emptied subfolders are left

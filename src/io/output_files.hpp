@@ -68,7 +68,11 @@ void write_file(const std::string& path, const std::string& bytes);
 /// files already there are untouched, and the destructor removes every
 /// temporary file and every folder this object created. A file being replaced
 /// is kept as a hard link until every rename has succeeded, so that a failing
-/// rename puts back the files renamed before it.
+/// rename puts back the files renamed before it. A run stopped by SIGINT or
+/// SIGTERM, where no destructor runs, leaves no temporary file or created
+/// folder either, in a program that installed
+/// remove_registered_paths_on_signals(); the renames into place are never
+/// cut in two by those signals.
 ///
 ///     mha::OutputFiles outputs;
 ///     mha::write_npy(outputs.add("out.npy"), output, mha::NpyType::float32);
@@ -140,6 +144,7 @@ private:
     std::vector<Staged> files_;
     std::vector<StagedFolder> folders_;
     std::vector<std::string> created_folders_;  // in the order created
+    std::vector<int> tickets_;  // what a SIGINT or SIGTERM would remove (io/cleanup_on_signal.hpp)
     bool committed_ = false;
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -659,6 +660,18 @@ TEST_F(MhaCommand, FailedRunLeavesExistingOutputsUntouched) {
     EXPECT_EQ(run_mha_after("ulimit -f 4;", arguments).status, 2);
     EXPECT_EQ(contents(old_out), "the previous output");
     EXPECT_EQ(contents(old_weights), "the previous weights");
+}
+
+// SIGTERM when both outputs are written to their temporary files and neither is in place:
+// MHA_TEST_SIGNAL_AT makes `mha` send it to itself exactly there (io/cleanup_on_signal.hpp).
+TEST_F(MhaCommand, SigtermWhileWritingLeavesNoTemporaryFileAndOutputsUntouched) {
+    const auto arguments = with(self_attention_arguments(), "--weights-out", file("weights_out.npy"));
+    write_bytes("out.npy", "the previous output");
+    const std::vector<std::string> before = listing();
+    const Outcome run = run_mha_after("MHA_TEST_SIGNAL_AT=commit:TERM", arguments);
+    EXPECT_EQ(run.status, 128 + SIGTERM) << "the shell's status of a program killed by SIGTERM; stderr: " << run.err;
+    EXPECT_EQ(listing(), before) << "a temporary file was left behind";
+    EXPECT_EQ(contents(file("out.npy")), "the previous output");
 }
 
 TEST_F(MhaCommand, WeightsOutThatCannotBeWrittenLeavesOutUntouched) {
