@@ -13,7 +13,9 @@
 //   mha --help        the help text below, also for `mha SUBCOMMAND --help`
 // forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <new>
 #include <stdexcept>
@@ -28,6 +30,7 @@
 #include "cli/forward_command.hpp"
 #include "cli/train_command.hpp"
 #include "io/cleanup_on_signal.hpp"
+#include "io/file_status.hpp"
 
 namespace {
 
@@ -130,7 +133,8 @@ Exit status:
      an unknown, repeated or missing option; a number that is not a whole number >= 1 or
      is beyond its range; an unknown --version; an output that is an input; an output
      file or folder that cannot be written, or whose writing failed (nothing is then
-     written); a result that is not finite. Exactly one line goes to
+     written); a result that is not finite; a stdout that cannot be written (the
+     run's files are then written, but what it printed is lost). Exactly one line goes to
      stderr:  mha: error: <file or option>: <what is wrong>
   1  an internal error: out of memory, a bug in the course (please report it), or, in an
      exercise workspace (./scripts/course), an exercise not written yet.
@@ -284,6 +288,14 @@ void run_mha(const std::vector<std::string>& arguments) {
                                      "DY.npy --grads-out DIR, mha bench --seq-len L --embed-dim E "
                                      "--num-heads H [options], or mha train --task induction|coreference "
                                      "--out DIR [options] (see 'mha --help')");
+    }
+    // What a run prints is part of its result (`mha bench`'s and `mha train`'s numbers, the
+    // files `mha forward` wrote): a stdout that cannot take it (a full disk, /dev/full, a
+    // closed stdout) makes the run fail, rather than end in silent success.
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0 || !std::cout.flush()) {
+        const std::string why = errno != 0 ? mha::error_words(errno) : "a write failed";
+        mha::cli::fail("stdout", "cannot be written (" + why + "); the run finished, but what it printed is lost");
     }
 }
 

@@ -245,7 +245,7 @@ void run_train(const TrainOptions& options) {
     }
     json["heads_scores"] = heads;
     json["out"] = options.out;
-    std::cout << json.dump() << std::endl;
+    std::cout << json.dump() << "\n";  // flushed, and checked, by main.cpp
 }
 
 }  // namespace mha::cli

@@ -717,6 +717,25 @@ TEST_F(MhaCommand, UnreadableWeightFileIsReportedAsPermissionDenied) {
     EXPECT_TRUE(is_input_error(run_mha_after(*prefix, arguments), file("query.npy"), "permission denied"));
 }
 
+// A query that exists, in a folder this user may not enter, is not "no such file"; nor
+// is a loop of symbolic links (both were, found by hand, issue 13).
+TEST_F(MhaCommand, QueryBehindAClosedFolderOrInALoopOfLinksIsNamedAsSuch) {
+    const auto arguments = self_attention_arguments();
+    fs::create_symlink(file("loop2.npy"), file("loop1.npy"));
+    fs::create_symlink(file("loop1.npy"), file("loop2.npy"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("loop1.npy"))), file("loop1.npy"),
+                               "is a loop of symbolic links (--query)"));
+    const std::optional<std::string> prefix = as_unprivileged_user();
+    if (!prefix) {
+        GTEST_SKIP() << "running as root without setpriv: no way to be refused permission";
+    }
+    fs::create_directory(file("closed"));
+    fs::copy_file(file("query.npy"), file("closed/query.npy"));
+    fs::permissions(file("closed"), fs::perms::owner_all);  // rwx------: the user nobody may not enter
+    EXPECT_TRUE(is_input_error(run_mha_after(*prefix, with(arguments, "--query", file("closed/query.npy"))),
+                               file("closed/query.npy"), "cannot be reached: permission denied"));
+}
+
 TEST_F(MhaCommand, WeightsWithEmbedDimZeroSaySo) {
     const auto arguments = self_attention_arguments();
     write("weights/in_proj_weight.npy", xt::zeros<double>({0, 0}));

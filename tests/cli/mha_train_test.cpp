@@ -221,4 +221,14 @@ TEST_F(MhaTrain, CtrlCDuringTrainingRemovesTheFolderItCreated) {
     EXPECT_EQ(listing(), std::vector<std::string>{}) << "the folder it created was left behind";
 }
 
+// The JSON on stdout is the run's result: a stdout that cannot take it is an error, not
+// a silent success (found by hand, issue 13: the exit status was 0).
+TEST_F(MhaTrain, StdoutThatCannotBeWrittenIsAnError) {
+    const Ending ending = run_and_wait("/dev/full", file("stderr.txt"), short_run(), "");
+    EXPECT_TRUE(ending.exited);
+    EXPECT_EQ(ending.code, 2);
+    const std::string error = last_line(contents(file("stderr.txt")));
+    EXPECT_EQ(error.rfind("mha: error: stdout: cannot be written (no space left on the device)", 0), 0u) << error;
+}
+
 }  // namespace
