@@ -75,8 +75,8 @@ NpyHeader parse_npy_header(const char* bytes, std::size_t size);
 
 /// An element type string of a header (`descr`) in words, for a message
 /// refusing it: `'<i8' (int64)` for the types NumPy commonly writes, and the
-/// string alone, quoted, with unprintable bytes as `\xNN` and cut at 40
-/// characters, for any other.
+/// string alone, quoted, for any other, cut at 40 characters, with each
+/// unprintable byte as a hexadecimal escape (a backslash, x, two digits).
 ///
 /// @param descr NpyHeader::descr.
 /// @return the words.
