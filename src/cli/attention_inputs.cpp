@@ -23,6 +23,7 @@
 
 #include "cli/command_line.hpp"
 #include "cli/npy_inputs.hpp"
+#include "io/file_status.hpp"
 #include "io/parameter_files.hpp"
 
 namespace mha::cli {

@@ -17,8 +17,8 @@
 #include <xtensor/xarray.hpp>
 
 #include "core/tensor.hpp"
-#include "io/files.hpp"
 #include "io/npy_file.hpp"
+#include "io/output_files.hpp"
 #include "reference/multi_head_attention.hpp"
 
 /// @file

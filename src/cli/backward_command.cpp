@@ -24,8 +24,9 @@
 #include "cli/command_line.hpp"
 #include "cli/npy_inputs.hpp"
 #include "core/tensor.hpp"
-#include "io/files.hpp"
+#include "io/file_status.hpp"
 #include "io/npy_file.hpp"
+#include "io/output_files.hpp"
 #include "io/parameter_files.hpp"
 #include "train/multi_head_attention_backward.hpp"
 

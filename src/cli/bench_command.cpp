@@ -190,7 +190,7 @@ void run_bench(const BenchOptions& options) {
     json["flops"] = flops;  // a whole number, exactly
     json["gflops"] = six_digits(flops / median_seconds * 1e-9);
     json["peak_rss_mb"] = six_digits(peak_resident_mib());
-    std::cout << json.dump() << std::endl;
+    std::cout << json.dump() << "\n";  // flushed, and checked, by main.cpp
 }
 
 }  // namespace mha::cli

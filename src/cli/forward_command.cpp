@@ -18,7 +18,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "cli/command_line.hpp"
-#include "io/files.hpp"
+#include "io/output_files.hpp"
 #include "reference/multi_head_attention.hpp"
 
 namespace mha::cli {

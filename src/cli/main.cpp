@@ -13,7 +13,9 @@
 //   mha --help        the help text below, also for `mha SUBCOMMAND --help`
 // forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <new>
 #include <stdexcept>
@@ -27,6 +29,8 @@
 #include "cli/command_line.hpp"
 #include "cli/forward_command.hpp"
 #include "cli/train_command.hpp"
+#include "io/cleanup_on_signal.hpp"
+#include "io/file_status.hpp"
 
 namespace {
 
@@ -105,9 +109,11 @@ Files:
   Outputs are written all or nothing: each to a temporary file next to it, every write
   checked, then all renamed into place together. If anything fails (disk full, a
   file-size limit, /dev/full), the temporary files are removed, existing files are
-  left as they were, and the exit status is 2. An output may not be an input, nor
-  another output, under any spelling (./q.npy, an absolute path, a link): that is
-  refused before anything is computed.
+  left as they were, and the exit status is 2. Stopped by Ctrl-C (SIGINT) or SIGTERM,
+  it removes its temporary files and any folder it created before it dies of the
+  signal; the renames into place are never cut halfway. An output may not be an
+  input, nor another output, under any spelling (./q.npy, an absolute path, a link):
+  that is refused before anything is computed.
 
 Masks (PyTorch's conventions; all masks given are added up):
   bool    true = this query may NOT look at this key; false = it may.
@@ -127,7 +133,8 @@ Exit status:
      an unknown, repeated or missing option; a number that is not a whole number >= 1 or
      is beyond its range; an unknown --version; an output that is an input; an output
      file or folder that cannot be written, or whose writing failed (nothing is then
-     written); a result that is not finite. Exactly one line goes to
+     written); a result that is not finite; a stdout that cannot be written (the
+     run's files are then written, but what it printed is lost). Exactly one line goes to
      stderr:  mha: error: <file or option>: <what is wrong>
   1  an internal error: out of memory, a bug in the course (please report it), or, in an
      exercise workspace (./scripts/course), an exercise not written yet.
@@ -282,6 +289,14 @@ void run_mha(const std::vector<std::string>& arguments) {
                                      "--num-heads H [options], or mha train --task induction|coreference "
                                      "--out DIR [options] (see 'mha --help')");
     }
+    // What a run prints is part of its result (`mha bench`'s and `mha train`'s numbers, the
+    // files `mha forward` wrote): a stdout that cannot take it (a full disk, /dev/full, a
+    // closed stdout) makes the run fail, rather than end in silent success.
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0 || !std::cout.flush()) {
+        const std::string why = errno != 0 ? mha::error_words(errno) : "a write failed";
+        mha::cli::fail("stdout", "cannot be written (" + why + "); the run finished, but what it printed is lost");
+    }
 }
 
 // The library's messages are one line already; this makes sure of it.
@@ -297,6 +312,8 @@ int main(int argc, char** argv) {
     // A file-size limit (ulimit -f) must make a write fail, which is checked and reported,
     // rather than kill the program with SIGXFSZ halfway through a file.
     std::signal(SIGXFSZ, SIG_IGN);
+    // Ctrl-C or a SIGTERM while the outputs are being written: their temporary files go.
+    mha::remove_registered_paths_on_signals();
     // Bad input is exit status 2 with one line on stderr; anything else is status 1.
     try {
         run_mha(std::vector<std::string>(argv + 1, argv + argc));

@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "cli/command_line.hpp"
 #include "core/tensor.hpp"
-#include "io/files.hpp"
+#include "io/file_status.hpp"
 #include "reference/mask.hpp"
 
 namespace mha::cli {
@@ -48,6 +49,14 @@ std::string first_refused_value(const xt::xarray<double>& values, Allowed allowe
 mha::NpyArray read_npy_input(const std::string& path, const std::string& option) {
     std::error_code error;
     if (!fs::exists(path, error)) {
+        // Not "no such file" when the system says why it cannot look: a folder on the way
+        // that this user may not enter, or symbolic links that lead round in a loop.
+        if (error == std::errc::permission_denied) {
+            fail(path, "cannot be reached: permission denied on a folder of its path (" + option + ")");
+        }
+        if (error == std::errc::too_many_symbolic_link_levels) {
+            fail(path, "is a loop of symbolic links (" + option + ")");
+        }
         const std::string kind = mha::file_kind(path);  // "missing", or a link that leads nowhere
         fail(path, (kind == "missing" ? std::string("no such file") : "is " + kind) + " (" + option + ")");
     }

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.hpp"
-#include "io/files.hpp"
+#include "io/output_files.hpp"
 #include "io/heatmap.hpp"
 #include "io/line_chart.hpp"
 #include "io/model_files.hpp"
@@ -245,7 +245,7 @@ void run_train(const TrainOptions& options) {
     }
     json["heads_scores"] = heads;
     json["out"] = options.out;
-    std::cout << json.dump() << std::endl;
+    std::cout << json.dump() << "\n";  // flushed, and checked, by main.cpp
 }
 
 }  // namespace mha::cli

@@ -5,8 +5,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "io/files.hpp"
+#include "io/input_file.hpp"
 #include "io/npy_file.hpp"
+#include "io/output_files.hpp"
 #include "io/parameter_files.hpp"
 
 namespace mha {

@@ -9,17 +9,14 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "io/npy_header.hpp"
+
 /// @file
 /// @brief Checked .npy reading and writing (introduced in @ref lesson04).
 ///
-/// The format is small (NumPy documents it in `numpy.lib.format`): the magic
-/// string (the byte 0x93, then `NUMPY`), a version byte pair (1.0, 2.0 or 3.0), the length of the
-/// header (2 little-endian bytes in version 1.0, 4 in 2.0 and 3.0), the header
-/// itself, a Python dict literal such as
-/// `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }` padded with
-/// spaces and ended by a newline, then the elements, nothing else. This file
-/// reads it with its own strict, bounded parser: no regular expressions, no
-/// recursion, every size checked for overflow before anything is allocated.
+/// A .npy file is a header (io/npy_header.hpp: the element type, the order and
+/// the shape) followed by the elements, nothing else. Reading checks that the
+/// file holds exactly the bytes the header promises; writing checks every write.
 
 namespace mha {
 
@@ -41,39 +38,6 @@ struct NpyArray {
     /// The elements as doubles (booleans as 0 and 1), any number of dimensions, row-major.
     xt::xarray<double> values;
 };
-
-/// The longest header read_npy() accepts, in bytes. NumPy writes headers of a
-/// few dozen bytes (its own loader refuses more than 10000 by default); the
-/// limit keeps a hostile header length from allocating gigabytes.
-inline constexpr std::size_t npy_max_header_bytes = std::size_t{1} << 20;
-
-/// The most dimensions a .npy shape may have: NumPy 2's limit.
-inline constexpr std::size_t npy_max_dimensions = 64;
-
-/// What the beginning of a .npy file says, as parse_npy_header() reads it.
-struct NpyHeader {
-    int major_version = 1;             ///< 1, 2 or 3 (version 3.0 allows UTF-8 in the header).
-    std::string descr;                 ///< the element type exactly as written, such as `<f4` (never empty).
-    bool fortran_order = false;        ///< true: the elements are stored column-major.
-    std::vector<std::size_t> shape;    ///< the sizes; empty for a 0-d array, which holds one element.
-    std::size_t data_offset = 0;       ///< where the elements begin: magic, version, length and header.
-};
-
-/// Parses the beginning of a .npy file: the magic string, the version, the
-/// header length and the header's dict. Strict and bounded: the dict must have
-/// exactly the keys `descr` (a string), `fortran_order` (True or False) and
-/// `shape` (a tuple of whole numbers, with its comma when it has one element),
-/// each once, in any order; the header must end with a newline, hold at most
-/// npy_max_header_bytes and a shape of at most npy_max_dimensions sizes. It
-/// does not check the element type or the data; read_npy() does.
-///
-/// @param bytes the file's first bytes: all of them, or at least the header.
-/// @param size how many bytes there are.
-/// @return the header, with NpyHeader::data_offset where the data starts.
-/// @throws std::runtime_error saying, in one line without the file's name,
-///         what is wrong, such as "the header is cut short".
-/// @see @ref lesson04
-NpyHeader parse_npy_header(const char* bytes, std::size_t size);
 
 /// Reads a .npy file holding float32 (`<f4`), float64 (`<f8`) or bool (`|b1`) elements.
 ///

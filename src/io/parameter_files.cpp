@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "io/files.hpp"
+#include "io/file_status.hpp"
 #include "io/npy_file.hpp"
 #include "reference/packed_projection.hpp"
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -661,6 +662,18 @@ TEST_F(MhaCommand, FailedRunLeavesExistingOutputsUntouched) {
     EXPECT_EQ(contents(old_weights), "the previous weights");
 }
 
+// SIGTERM when both outputs are written to their temporary files and neither is in place:
+// MHA_TEST_SIGNAL_AT makes `mha` send it to itself exactly there (io/cleanup_on_signal.hpp).
+TEST_F(MhaCommand, SigtermWhileWritingLeavesNoTemporaryFileAndOutputsUntouched) {
+    const auto arguments = with(self_attention_arguments(), "--weights-out", file("weights_out.npy"));
+    write_bytes("out.npy", "the previous output");
+    const std::vector<std::string> before = listing();
+    const Outcome run = run_mha_after("MHA_TEST_SIGNAL_AT=commit:TERM", arguments);
+    EXPECT_EQ(run.status, 128 + SIGTERM) << "the shell's status of a program killed by SIGTERM; stderr: " << run.err;
+    EXPECT_EQ(listing(), before) << "a temporary file was left behind";
+    EXPECT_EQ(contents(file("out.npy")), "the previous output");
+}
+
 TEST_F(MhaCommand, WeightsOutThatCannotBeWrittenLeavesOutUntouched) {
     // The output, (1, 2, 8), fits under the limit; the weights, (1, 2, 2, 300), do not.
     make_weights(8, 2);
@@ -702,6 +715,25 @@ TEST_F(MhaCommand, UnreadableWeightFileIsReportedAsPermissionDenied) {
                     fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
     fs::permissions(file("query.npy"), fs::perms::none);
     EXPECT_TRUE(is_input_error(run_mha_after(*prefix, arguments), file("query.npy"), "permission denied"));
+}
+
+// A query that exists, in a folder this user may not enter, is not "no such file"; nor
+// is a loop of symbolic links (both were, found by hand, issue 13).
+TEST_F(MhaCommand, QueryBehindAClosedFolderOrInALoopOfLinksIsNamedAsSuch) {
+    const auto arguments = self_attention_arguments();
+    fs::create_symlink(file("loop2.npy"), file("loop1.npy"));
+    fs::create_symlink(file("loop1.npy"), file("loop2.npy"));
+    EXPECT_TRUE(is_input_error(run_mha(with(arguments, "--query", file("loop1.npy"))), file("loop1.npy"),
+                               "is a loop of symbolic links (--query)"));
+    const std::optional<std::string> prefix = as_unprivileged_user();
+    if (!prefix) {
+        GTEST_SKIP() << "running as root without setpriv: no way to be refused permission";
+    }
+    fs::create_directory(file("closed"));
+    fs::copy_file(file("query.npy"), file("closed/query.npy"));
+    fs::permissions(file("closed"), fs::perms::owner_all);  // rwx------: the user nobody may not enter
+    EXPECT_TRUE(is_input_error(run_mha_after(*prefix, with(arguments, "--query", file("closed/query.npy"))),
+                               file("closed/query.npy"), "cannot be reached: permission denied"));
 }
 
 TEST_F(MhaCommand, WeightsWithEmbedDimZeroSaySo) {

@@ -1,9 +1,18 @@
 // Tests of `mha train`'s files (src/cli/train_command.cpp): the folder --out is
-// written all or nothing, and every option is range-checked before training.
+// written all or nothing, even when Ctrl-C or SIGTERM stops the run (io/cleanup_on_signal.cpp),
+// and every option is range-checked before training.
 // They run the real executable, as the other tests of the command do, with
 // few training steps: what training learns is lesson 6's trainer_test.cpp.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -105,6 +114,121 @@ TEST_F(MhaTrain, EveryOptionIsRangeChecked) {
         EXPECT_TRUE(is_input_error(run_mha(arguments), option));
     }
     EXPECT_FALSE(fs::exists(file("run"))) << "the folder was made although the options were bad";
+}
+
+// ---- Stopped by a signal while it works (issue 13) ----
+
+// How a run of `mha` that may be killed ended: the raw status of waitpid().
+struct Ending {
+    bool exited = false;  // true: it exited, with `code`; false: a signal ended it, `signal_number`
+    int code = -1;
+    int signal_number = 0;
+};
+
+// Runs `mha` as a child of the test itself, not through a shell (a shell may turn "killed
+// by SIGINT" into an exit status), with `variable` (NAME=VALUE) added to its environment and
+// its output in the test's folder. `while_running` gets its pid; it must not wait for long.
+Ending run_and_wait(const std::string& out_file, const std::string& err_file, const Arguments& arguments,
+                    std::string variable, const std::function<void(pid_t)>& while_running = {}) {
+    std::vector<std::string> words = {MHA_COMMAND};
+    words.insert(words.end(), arguments.begin(), arguments.end());
+    std::vector<char*> argv;
+    for (std::string& word : words) {
+        argv.push_back(word.data());
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> environment;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        environment.push_back(*entry);
+    }
+    if (!variable.empty()) {
+        environment.push_back(variable.data());
+    }
+    environment.push_back(nullptr);
+    const pid_t child = ::fork();
+    if (child == 0) {  // only async-signal-safe calls until exec
+        const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(err, STDERR_FILENO);
+        ::signal(SIGINT, SIG_DFL);  // as a shell would start it, whatever this process ignores
+        ::signal(SIGTERM, SIG_DFL);
+        ::execve(argv[0], argv.data(), environment.data());
+        ::_exit(127);
+    }
+    if (while_running) {
+        while_running(child);
+    }
+    int status = 0;
+    // Two minutes at most: a run that does not end is a failure, not a hung test.
+    for (int waited = 0; ::waitpid(child, &status, WNOHANG) == 0; ++waited) {
+        if (waited == 1200) {
+            ::kill(child, SIGKILL);
+            ::waitpid(child, &status, 0);
+            ADD_FAILURE() << "mha did not end within two minutes; killed";
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    Ending ending;
+    ending.exited = WIFEXITED(status);
+    ending.code = ending.exited ? WEXITSTATUS(status) : -1;
+    ending.signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return ending;
+}
+
+// Ctrl-C at the worst moment: every file written into the temporary folder, none moved
+// into place. MHA_TEST_SIGNAL_AT makes `mha` send itself the signal exactly there
+// (io/cleanup_on_signal.hpp), so the test does not depend on timing.
+TEST_F(MhaTrain, CtrlCWhileWritingLeavesNoTemporaryFileAndEarlierFilesUntouched) {
+    ASSERT_EQ(run_mha(short_run()).status, 0);
+    const std::string weights = contents(file("run/weights/readout.weight.npy"));
+    const std::string loss = contents(file("run/loss.svg"));
+    Arguments other_seed = short_run();
+    other_seed.insert(other_seed.end(), {"--seed", "2"});
+    const Ending ending = run_and_wait(file("stdout.txt"), file("stderr.txt"), other_seed,
+                                       "MHA_TEST_SIGNAL_AT=commit:INT");
+    EXPECT_FALSE(ending.exited) << "it exited with status " << ending.code << "; stderr: "
+                                << contents(file("stderr.txt"));
+    EXPECT_EQ(ending.signal_number, SIGINT) << "it must still end killed by SIGINT";
+    EXPECT_EQ(listing(), written_files) << "a temporary file or folder was left behind";
+    EXPECT_EQ(contents(file("run/weights/readout.weight.npy")), weights);
+    EXPECT_EQ(contents(file("run/loss.svg")), loss);
+}
+
+TEST_F(MhaTrain, SigtermWhileWritingRemovesTheFolderItCreated) {
+    const Ending ending = run_and_wait(file("stdout.txt"), file("stderr.txt"), short_run(),
+                                       "MHA_TEST_SIGNAL_AT=commit:TERM");
+    EXPECT_EQ(ending.signal_number, SIGTERM) << "exited: " << ending.exited << " " << ending.code;
+    EXPECT_EQ(listing(), std::vector<std::string>{}) << "a temporary file, or the folder it created, was left";
+}
+
+// A real Ctrl-C from outside, during the training: the run is sure to be training when the
+// signal comes, since --out is created just before the first of its 100000 steps (minutes
+// of work). The folder it created, still empty, goes with it.
+TEST_F(MhaTrain, CtrlCDuringTrainingRemovesTheFolderItCreated) {
+    Arguments long_run = short_run();
+    long_run[4] = "100000";  // --steps
+    const Ending ending =
+        run_and_wait(file("stdout.txt"), file("stderr.txt"), long_run, "", [this](pid_t child) {
+            for (int waited = 0; !fs::exists(file("run")) && waited < 1200; ++waited) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            ASSERT_TRUE(fs::exists(file("run"))) << "the run did not create --out within two minutes";
+            ::kill(child, SIGINT);
+        });
+    EXPECT_EQ(ending.signal_number, SIGINT) << "exited: " << ending.exited << " " << ending.code;
+    EXPECT_EQ(listing(), std::vector<std::string>{}) << "the folder it created was left behind";
+}
+
+// The JSON on stdout is the run's result: a stdout that cannot take it is an error, not
+// a silent success (found by hand, issue 13: the exit status was 0).
+TEST_F(MhaTrain, StdoutThatCannotBeWrittenIsAnError) {
+    const Ending ending = run_and_wait("/dev/full", file("stderr.txt"), short_run(), "");
+    EXPECT_TRUE(ending.exited);
+    EXPECT_EQ(ending.code, 2);
+    const std::string error = last_line(contents(file("stderr.txt")));
+    EXPECT_EQ(error.rfind("mha: error: stdout: cannot be written (no space left on the device)", 0), 0u) << error;
 }
 
 }  // namespace

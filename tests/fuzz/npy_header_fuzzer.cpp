@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "io/npy_file.hpp"
+#include "io/npy_header.hpp"
 
 namespace {
 

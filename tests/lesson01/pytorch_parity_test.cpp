@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "io/files.hpp"
+#include "io/file_status.hpp"
 #include "io/npy_file.hpp"
 #include "reference/attention.hpp"
 #include "reference/mask.hpp"

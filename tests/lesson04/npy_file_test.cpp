@@ -1,5 +1,6 @@
-// Lesson 4 tests: the course's own .npy reader and writer (src/io/npy_file.cpp)
-// and the checked file handling under them (src/io/files.cpp): a strict header
+// Lesson 4 tests: the course's own .npy reader and writer (src/io/npy_header.cpp,
+// src/io/npy_file.cpp) and the checked file handling under them (src/io/file_status.cpp,
+// input_file.cpp, output_files.cpp): a strict header
 // parser, exact types and shapes, sizes checked before anything is allocated,
 // only regular files read (never waiting on a FIFO), every write checked, and
 // outputs written all or nothing. Hostile files are written byte by byte.
@@ -28,7 +29,8 @@
 #include <gtest/gtest.h>
 
 #include "core/tensor.hpp"
-#include "io/files.hpp"
+#include "io/file_status.hpp"
+#include "io/output_files.hpp"
 #include "io/npy_file.hpp"
 #include "test_helpers.hpp"
 
@@ -182,6 +184,23 @@ TEST_F(NpyReader, HeaderParserReadsWhatNumPyWrites) {
     EXPECT_EQ(reordered.shape, (std::vector<std::size_t>{5}));
     const std::string scalar = npy_bytes(dict("<f8", "()"), "", 2);
     EXPECT_EQ(mha::parse_npy_header(scalar.data(), scalar.size()).shape, std::vector<std::size_t>{});
+}
+
+// The length of the whole header from the first bytes alone, as the format's
+// definition gives it: 10 + the 2-byte length in version 1.0, 12 + the 4-byte one after.
+TEST_F(NpyReader, HeaderEndIsReadFromTheFirstBytes) {
+    EXPECT_EQ(mha::npy_header_end("\x93NUMPY\x01\x00\x76\x00", 10), 10u + 0x76);
+    EXPECT_EQ(mha::npy_header_end("\x93NUMPY\x02\x00\x00\x01\x00\x00", 12), 12u + 0x100);
+    EXPECT_EQ(mha::npy_header_end("\x93NUMPY\x03\x00\x10\x00\x0f\x00", 12), 12u + 0x0f0010);
+    const std::string too_long = thrown_message<std::runtime_error>(
+        [] { mha::npy_header_end("\x93NUMPY\x02\x00\x01\x00\x10\x00", 12); });  // 0x100001 = 2^20 + 1
+    EXPECT_NE(too_long.find("1048577 bytes"), std::string::npos) << too_long;
+    EXPECT_NE(thrown_message<std::runtime_error>([] { mha::npy_header_end("\x93NUMPY\x02\x00\x00", 11); })
+                  .find("cut short"),
+              std::string::npos);
+    EXPECT_NE(thrown_message<std::runtime_error>([] { mha::npy_header_end("PK\x03\x04 zip file", 12); })
+                  .find("does not start with"),
+              std::string::npos);
 }
 
 TEST_F(NpyReader, MalformedHeadersAreRefusedNamingTheProblem) {

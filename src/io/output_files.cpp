@@ -1,5 +1,6 @@
-// Lesson 4: files read and written with every step checked; outputs all or nothing.
-#include "io/files.hpp"
+// Lesson 4: every write checked; the outputs of a run written to temporary files beside
+// their places and renamed into place together, only once all of them are complete.
+#include "io/output_files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,14 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
+
+#include "io/cleanup_on_signal.hpp"
+#include "io/file_status.hpp"
 
 namespace mha {
 
@@ -24,41 +25,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
     throw std::runtime_error(path + ": " + what);
-}
-
-// An errno in a few plain words, for a message.
-std::string words_for(int error) {
-    switch (error) {
-        case ENOENT: return "no such file";
-        case EACCES:
-        case EPERM: return "permission denied";
-        case ENOSPC: return "no space left on the device";
-        case EFBIG: return "file too large: a file-size limit (ulimit -f) or the file system's";
-        case EDQUOT: return "disk quota exceeded";
-        case EROFS: return "read-only file system";
-        case ENOTDIR: return "a part of the path is not a folder";
-        case EISDIR: return "is a folder";
-        case ELOOP: return "too many levels of symbolic links";
-        case ENAMETOOLONG: return "the name is too long";
-        case EIO: return "input/output error";
-        default: return std::strerror(error);
-    }
-}
-
-std::string kind_of(mode_t mode) {
-    if (S_ISREG(mode)) return "a regular file";
-    if (S_ISDIR(mode)) return "a folder";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "not a regular file";
-}
-
-// The folder a path is in: "." for a bare name.
-std::string folder_of(const std::string& path) {
-    const std::string folder = fs::path(path).parent_path().string();
-    return folder.empty() ? "." : folder;
 }
 
 // A hidden name next to `path`, unique to this process: ".out.npy.mha-1234-0.tmp".
@@ -76,105 +42,20 @@ unsigned long next_counter() {
 
 }  // namespace
 
-std::string file_kind(const std::string& path) {
-    struct stat status {};
-    if (::stat(path.c_str(), &status) == 0) {
-        return kind_of(status.st_mode);
-    }
-    if (::lstat(path.c_str(), &status) == 0 && S_ISLNK(status.st_mode)) {
-        return "a symbolic link to a missing file";
-    }
-    return "missing";
-}
-
-bool is_regular_file(const std::string& path) {
-    struct stat status {};
-    return ::stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
-}
-
-bool path_exists(const std::string& path) {
-    struct stat status {};
-    return ::stat(path.c_str(), &status) == 0;
-}
-
-// ---- Reading ----
-
-InputFile::InputFile(const std::string& path) : path_(path) {
-    struct stat status {};
-    if (::stat(path.c_str(), &status) != 0) {
-        const int error = errno;
-        if (error == ENOENT && file_kind(path) != "missing") {
-            fail(path, "cannot open the file (it is a symbolic link to a missing file)");
-        }
-        fail(path, "cannot open the file (" + words_for(error) + ")");
-    }
-    if (S_ISDIR(status.st_mode)) {
-        fail(path, "is a folder, not a file");
-    }
-    if (!S_ISREG(status.st_mode)) {
-        fail(path, "is " + kind_of(status.st_mode) + ", not a regular file; only regular files are read");
-    }
-    // O_NONBLOCK: should the path have become a FIFO since stat(), open() still returns at once.
-    descriptor_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (descriptor_ < 0) {
-        fail(path, "cannot open the file (" + words_for(errno) + ")");
-    }
-    if (::fstat(descriptor_, &status) != 0 || !S_ISREG(status.st_mode)) {
-        ::close(descriptor_);
-        descriptor_ = -1;
-        fail(path, "is not a regular file; only regular files are read");
-    }
-    size_ = static_cast<std::uint64_t>(status.st_size);
-}
-
-InputFile::~InputFile() {
-    if (descriptor_ >= 0) {
-        ::close(descriptor_);
-    }
-}
-
-void InputFile::read_exactly(char* buffer, std::size_t count) {
-    std::size_t done = 0;
-    while (done < count) {
-        const std::size_t chunk = std::min<std::size_t>(count - done, std::size_t{1} << 30);
-        const ssize_t got = ::read(descriptor_, buffer + done, chunk);
-        if (got < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            fail(path_, "cannot be read (" + words_for(errno) + ")");
-        }
-        if (got == 0) {
-            fail(path_, "ended early: it is shorter than when it was opened (was it changed while being read?)");
-        }
-        done += static_cast<std::size_t>(got);
-    }
-}
-
-std::string read_file(const std::string& path, std::size_t max_bytes) {
-    InputFile file(path);
-    if (file.size() > max_bytes) {
-        fail(path, "is " + std::to_string(file.size()) + " bytes long, more than the " + std::to_string(max_bytes) +
-                       " expected");
-    }
-    std::string bytes(static_cast<std::size_t>(file.size()), '\0');
-    file.read_exactly(bytes.data(), bytes.size());
-    return bytes;
-}
-
-// ---- Writing ----
+// ---- One file ----
 
 FileWriter::FileWriter(const std::string& path) : path_(path) {
     struct stat status {};
     if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode)) {
-        fail(path, "cannot be written: it is " + kind_of(status.st_mode) + ", not a regular file");
+        fail(path, "cannot be written: it is " + file_kind_words(status.st_mode) + ", not a regular file");
     }
     // O_NONBLOCK: a FIFO appearing since stat() makes open() fail at once instead of waiting for a reader.
     descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0666);
     if (descriptor_ < 0) {
         const int error = errno;
         fail(path, "cannot be written (" +
-                       (error == ENOENT ? "its folder " + folder_of(path) + " does not exist" : words_for(error)) + ")");
+                       (error == ENOENT ? "its folder " + folder_of(path) + " does not exist" : error_words(error)) +
+                       ")");
     }
     if (::fstat(descriptor_, &status) != 0 || !S_ISREG(status.st_mode)) {
         ::close(descriptor_);
@@ -203,7 +84,7 @@ void FileWriter::write(const char* bytes, std::size_t count) {
             if (errno == EINTR) {
                 continue;
             }
-            fail(path_, "cannot be written (" + words_for(errno) + ") after " + std::to_string(done) + " of " +
+            fail(path_, "cannot be written (" + error_words(errno) + ") after " + std::to_string(done) + " of " +
                             std::to_string(count) + " bytes");
         }
         done += static_cast<std::size_t>(written);
@@ -219,7 +100,7 @@ void FileWriter::close() {
     descriptor_ = -1;
     if (result != 0) {
         ::unlink(path_.c_str());
-        fail(path_, "cannot be written (" + words_for(error) + " when closing the file)");
+        fail(path_, "cannot be written (" + error_words(error) + " when closing the file)");
     }
 }
 
@@ -229,29 +110,14 @@ void write_file(const std::string& path, const std::string& bytes) {
     file.close();
 }
 
-FileIdentity file_identity(const std::string& path) {
-    FileIdentity identity;
-    struct stat status {};
-    if (::stat(path.c_str(), &status) == 0) {
-        identity.device = status.st_dev;
-        identity.inode = status.st_ino;
-        identity.known = true;
-        return identity;
-    }
-    if (::stat(folder_of(path).c_str(), &status) == 0) {
-        identity.device = status.st_dev;
-        identity.inode = status.st_ino;
-        identity.name = fs::path(path).filename().string();
-        identity.known = !identity.name.empty();
-    }
-    return identity;
-}
-
 // ---- Outputs all or nothing ----
 
 OutputFiles::~OutputFiles() {
     if (!committed_) {
         remove_everything();
+    }
+    for (const int ticket : tickets_) {
+        unregister_for_cleanup(ticket);
     }
 }
 
@@ -281,10 +147,10 @@ std::string OutputFiles::add(const std::string& path) {
             final_path = target.string();
         }
         if (::stat(final_path.c_str(), &status) != 0) {
-            fail(path, "cannot be written (" + words_for(errno) + ")");
+            fail(path, "cannot be written (" + error_words(errno) + ")");
         }
         if (!S_ISREG(status.st_mode)) {
-            fail(path, "cannot be written: it is " + kind_of(status.st_mode) +
+            fail(path, "cannot be written: it is " + file_kind_words(status.st_mode) +
                            ", not a regular file; an output must be a regular file or a new one");
         }
     }
@@ -304,14 +170,16 @@ std::string OutputFiles::add(const std::string& path) {
     for (int attempt = 0;; ++attempt) {
         const std::string temporary =
             temporary_name(folder, fs::path(final_path).filename().string(), next_counter());
+        const SignalsHeld held;  // created and registered for removal on a signal, with nothing between
         const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (descriptor >= 0) {
             ::close(descriptor);
+            tickets_.push_back(register_for_cleanup(temporary, CleanupKind::file));
             files_.push_back({temporary, final_path});
             return temporary;
         }
         if (errno != EEXIST || attempt > 100) {
-            fail(path, "cannot be written (" + words_for(errno) + " in the folder " + folder + ")");
+            fail(path, "cannot be written (" + error_words(errno) + " in the folder " + folder + ")");
         }
     }
 }
@@ -320,7 +188,7 @@ void OutputFiles::create_folder(const std::string& path) {
     struct stat status {};
     if (::stat(path.c_str(), &status) == 0) {
         if (!S_ISDIR(status.st_mode)) {
-            fail(path, "is " + kind_of(status.st_mode) + ", not a folder");
+            fail(path, "is " + file_kind_words(status.st_mode) + ", not a folder");
         }
         return;
     }
@@ -329,7 +197,7 @@ void OutputFiles::create_folder(const std::string& path) {
     for (fs::path folder = fs::path(path).lexically_normal(); !folder.empty(); folder = folder.parent_path()) {
         if (::stat(folder.c_str(), &status) == 0) {
             if (!S_ISDIR(status.st_mode)) {
-                fail(path, "cannot be created: " + folder.string() + " is " + kind_of(status.st_mode) +
+                fail(path, "cannot be created: " + folder.string() + " is " + file_kind_words(status.st_mode) +
                                ", not a folder");
             }
             break;
@@ -343,12 +211,14 @@ void OutputFiles::create_folder(const std::string& path) {
         if (folder->filename().empty()) {  // "a/b/" gives "a/b/" and then "a/b"
             continue;
         }
+        const SignalsHeld held;
         if (::mkdir(folder->c_str(), 0777) != 0) {
             if (errno == EEXIST) {
                 continue;
             }
-            fail(path, "cannot be created (" + words_for(errno) + ")");
+            fail(path, "cannot be created (" + error_words(errno) + ")");
         }
+        tickets_.push_back(register_for_cleanup(folder->string(), CleanupKind::empty_folder));
         created_folders_.push_back(folder->string());
     }
 }
@@ -362,17 +232,20 @@ std::string OutputFiles::add_folder(const std::string& folder) {
         const std::string temporary = (fs::path(folder) / (".mha-" + std::to_string(::getpid()) + "-" +
                                                            std::to_string(next_counter()) + ".tmp"))
                                           .string();
+        const SignalsHeld held;
         if (::mkdir(temporary.c_str(), 0777) == 0) {
+            tickets_.push_back(register_for_cleanup(temporary, CleanupKind::tree));
             folders_.push_back({temporary, folder});
             return temporary;
         }
         if (errno != EEXIST || attempt > 100) {
-            fail(folder, "cannot be written (" + words_for(errno) + ")");
+            fail(folder, "cannot be written (" + error_words(errno) + ")");
         }
     }
 }
 
 std::vector<std::string> OutputFiles::commit() {
+    signal_self_if_asked("commit");  // the tests' Ctrl-C (tests/cli/mha_train_test.cpp)
     // Every file to move: those added one by one, then every file written into a staged folder.
     std::vector<Staged> moves = files_;
     for (const StagedFolder& folder : folders_) {
@@ -412,13 +285,15 @@ std::vector<std::string> OutputFiles::commit() {
             if (descriptor >= 0) {
                 ::close(descriptor);
             }
-            fail(move.final, "cannot be written (" + words_for(error) + ")");
+            fail(move.final, "cannot be written (" + error_words(error) + ")");
         }
         ::close(descriptor);
         if (::stat(move.final.c_str(), &status) == 0 && S_ISREG(status.st_mode)) {
             ::chmod(move.temporary.c_str(), status.st_mode & 07777);
         }
     }
+    // From here to the end, SIGINT and SIGTERM wait: the renames happen all or not at all.
+    const SignalsHeld held;
     // A hard link to each file about to be replaced, to put it back should a later rename fail.
     std::vector<std::string> backups(moves.size());
     for (std::size_t i = 0; i < moves.size(); ++i) {
@@ -448,11 +323,15 @@ std::vector<std::string> OutputFiles::commit() {
                 }
             }
             remove_backups();
-            fail(moves[i].final, "cannot be written (" + words_for(error) + "); no output was changed");
+            fail(moves[i].final, "cannot be written (" + error_words(error) + "); no output was changed");
         }
     }
     remove_backups();
     committed_ = true;
+    for (const int ticket : tickets_) {
+        unregister_for_cleanup(ticket);  // the outputs and the folders created are there to stay
+    }
+    tickets_.clear();
     for (const StagedFolder& folder : folders_) {
         std::error_code ignored;
         fs::remove_all(folder.temporary, ignored);  // only its emptied subfolders are left
