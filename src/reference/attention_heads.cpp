@@ -40,6 +40,8 @@ Matrix concat_heads(const std::vector<Matrix>& heads) {
     if (heads.empty()) {
         throw std::invalid_argument("concat_heads: there are no heads to concatenate");
     }
+    // Heads of different shapes throw std::invalid_argument; the tests read its message, which must contain
+    // "concat_heads: head H is (L, d) but head 0 is (L0, d0)", such as "head 2 is (1, 2) but head 0 is (2, 2)".
     // EXERCISE concat_heads (lesson 4)
     // HINT: The result is (L, H·d_k); head h fills the columns [h·d_k, (h+1)·d_k).
     // HINT: Check that every head has head 0's shape and throw std::invalid_argument naming both if not.

@@ -12,7 +12,8 @@ Matrix sinusoidal_positional_encoding(std::size_t length, std::size_t d_model) {
         throw std::invalid_argument("sinusoidal_positional_encoding: d_model must be at least 1");
     }
     // EXERCISE positional_encoding (lesson 2)
-    // HINT: Columns 2i and 2i + 1 share the angle pos / 10000^(2i / d_model): std::pow(10000.0, -column / d_model).
+    // HINT: Columns 2i and 2i + 1 share the angle pos / 10000^(2i / d_model): step a column counter by 2 and fill both.
+    // HINT: Compute the exponent in double, std::pow(10000.0, -static_cast<double>(column) / d_model): in std::size_t, -column / d_model is a huge whole number and the encoding turns NaN.
     // HINT: Even columns hold the sine of that angle, odd columns its cosine; an odd d_model ends with a sine.
     Matrix encoding = xt::zeros<double>({length, d_model});  // (L, d_model)
     for (std::size_t pos = 0; pos < length; ++pos) {

@@ -11,6 +11,8 @@
 namespace mha {
 
 Matrix softmax(const Matrix& logits) {
+    // A NaN or +infinity logit throws std::invalid_argument; the tests read its message, which must contain
+    // "softmax", the place as "row I, column J" (such as "row 1, column 2"), and "NaN" or "+infinity".
     // EXERCISE stable_softmax (lesson 1)
     // HINT: Work row by row. First find the row's maximum; exp(x - max) never overflows and gives the same weights.
     // HINT: Reject NaN and +infinity with std::invalid_argument; its test reads the message, which must contain "softmax", "row I, column J" (such as "row 1, column 2") and "NaN" or "+infinity".
