@@ -128,6 +128,13 @@ const MhaSearch = {
     }
     const more = results.length > shown.length ? ` (the first ${shown.length})` : '';
     box.innerHTML = `<div class="mha-search-count">${results.length} section${results.length === 1 ? '' : 's'} found${more}</div><ul>${listing}</ul>`;
+    // Fixed to the window, under the box: the title area that holds the box clips what
+    // overflows it, and on a wide screen it is only as wide as the sidebar.
+    const field = document.getElementById('mha-search-field').getBoundingClientRect();
+    const width = Math.min(560, window.innerWidth - 16);
+    box.style.top = `${Math.round(field.bottom + 4)}px`;
+    box.style.left = `${Math.round(Math.max(8, Math.min(field.left, window.innerWidth - width - 8)))}px`;
+    box.style.width = `${width}px`;
     box.hidden = false;
   },
 

@@ -146,10 +146,18 @@ class Sections(HTMLParser):
                 self.sections[-1][3].append(data)
 
 
+def plain_math(text):
+    """MathJax's source in the text, \\(QK^\\top / \\sqrt{d_k}\\), as a reader would type it: QK^top / sqrt d_k."""
+    text = re.sub(r"\\[()\[\]]", "", text)  # the delimiters
+    text = re.sub(r"\\(?:mathrm|text|operatorname|mathit|mathbf|left|right|big|Big)\b", "", text)
+    text = re.sub(r"\\([a-zA-Z]+)", r"\1 ", text)  # \sqrt -> sqrt, \top -> top
+    return re.sub(r"[{}]", "", text).replace("\\,", " ").replace("\\;", " ")
+
+
 def page_sections(page):
     parser = Sections()
     parser.feed(page)
-    squeeze = lambda text: re.sub(r"\s+", " ", text).strip()
+    squeeze = lambda text: re.sub(r"\s+", " ", plain_math(text)).strip()
     sections = [(anchor, squeeze(heading), squeeze("".join(text)), squeeze(" ".join(terms)))
                 for anchor, heading, text, terms in parser.sections]
     return squeeze(parser.title), [section for section in sections if section[1] or section[2]]

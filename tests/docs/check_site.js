@@ -436,6 +436,14 @@ async function checkSearch(context) {
   for (const { query, lesson, within } of SEARCHES) {
     await page.fill('#mha-search-field', query);
     const results = await page.$$eval('#mha-search-results li a', (links) => links.map((a) => a.getAttribute('href')));
+    const hidden = await page.$$eval('#mha-search-results li a', (links) => links.slice(0, 3).filter((a) => {
+      const box = a.getBoundingClientRect();  // on show, not covered or clipped
+      const top = document.elementFromPoint(box.left + Math.min(20, box.width / 2), box.top + box.height / 2);
+      return !top || !a.contains(top);
+    }).length);
+    if (hidden > 0) {
+      problems.push(`searching "${query}": ${hidden} of the first results are not visible on the page`);
+    }
     const pages = results.map((href) => href.split('#')[0]);
     found.push(`"${query}": ${pages.slice(0, 3).join(', ') || 'nothing'}`);
     if (!pages.slice(0, within).includes(lesson)) {
