@@ -302,9 +302,14 @@ async function inspectPage(rawTex) {
   };
 }
 
+// What each open page loaded from outside the site (filled in by the context's route).
+const outsideOf = new WeakMap();
+const outsideOfNoPage = new Set();
+
 async function checkPage(context, origin, name, viewport) {
   const problems = [];
   const page = await context.newPage();
+  outsideOf.set(page, new Set());
   await page.setViewportSize(viewport);
   const phone = viewport.width < 800;
   page.on('pageerror', (error) => problems.push(`JavaScript error: ${error.message}`));
@@ -419,6 +424,9 @@ async function checkPage(context, origin, name, viewport) {
       problems.push(`the sidebar's two top entries are near-identical: "${tree[0].text}", "${tree[1].text}"`);
     }
   }
+  for (const url of outsideOf.get(page)) {
+    problems.push(`loads something from outside the site: ${url}`);
+  }
   await page.close();
 
   const summary = `${viewport.width} px: ${seen.formulas} formulas, ${seen.links.length} links, ${seen.embedded.length} pictures`;
@@ -430,6 +438,7 @@ async function checkPage(context, origin, name, viewport) {
 async function checkSearch(context) {
   const problems = [];
   const page = await context.newPage();
+  outsideOf.set(page, new Set());
   page.on('pageerror', (error) => problems.push(`JavaScript error: ${error.message}`));
   await page.goto(`file://${path.join(root, 'index.html')}`, { waitUntil: 'load', timeout: 30000 });
   const found = [];
@@ -452,6 +461,9 @@ async function checkSearch(context) {
     }
   }
   await page.screenshot({ path: path.join(screenshotDir, 'search.png'), timeout: 120000 });
+  for (const url of outsideOf.get(page)) {
+    problems.push(`loads something from outside the site: ${url}`);
+  }
   await page.close();
   return { problems, summary: `from file://, ${found.join('; ')}` };
 }
@@ -464,7 +476,6 @@ async function main() {
   const server = await serve();
   const origin = `http://127.0.0.1:${server.address().port}`;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mha-docs-chromium-'));  // a fresh user-data-dir
-  const outside = new Set();
   let context;
   let passed = 0;
   let failed = 0;
@@ -482,7 +493,13 @@ async function main() {
       if (url.startsWith(origin + '/') || url.startsWith(`file://${root}/`) || url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') {
         return route.continue();
       }
-      outside.add(url);
+      let pageOfRequest = null;
+      try {
+        pageOfRequest = route.request().frame().page();
+      } catch (error) {
+        pageOfRequest = null;
+      }
+      (outsideOf.get(pageOfRequest) || outsideOfNoPage).add(url);
       return route.abort('blockedbyclient');
     });
     await context.addInitScript(mathjaxHooks);
@@ -495,17 +512,28 @@ async function main() {
     if (only.length > 0) {
       runs = runs.filter(([name]) => only.includes(name));
     }
-    for (const [name, viewport] of runs) {
-      outside.clear();
-      let result;
-      try {
-        result = viewport ? await checkPage(context, origin, name, viewport) : await checkSearch(context);
-      } catch (error) {
-        result = { problems: [`could not be checked: ${error.message}`], summary: '' };
+    // Two pages at a time (MHA_SITE_JOBS), for the two cores of a CI machine; reported in order.
+    const jobs = Math.max(1, Number(process.env.MHA_SITE_JOBS) || 2);
+    const results = new Array(runs.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < runs.length; i = next++) {
+        const [name, viewport] = runs[i];
+        try {
+          results[i] = viewport ? await checkPage(context, origin, name, viewport) : await checkSearch(context);
+        } catch (error) {
+          results[i] = { problems: [`could not be checked: ${error.message}`], summary: '' };
+        }
       }
-      for (const url of outside) {
-        result.problems.push(`loads something from outside the site: ${url}`);
-      }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
+    if (outsideOfNoPage.size > 0) {
+      results.push({ problems: [...outsideOfNoPage].map((url) => `loads something from outside the site: ${url}`), summary: '' });
+      runs.push(['(no page)', null]);
+    }
+    for (let i = 0; i < runs.length; ++i) {
+      const [name, viewport] = runs[i];
+      const result = results[i];
       if (result.problems.length === 0) {
         ++passed;
         console.log(`ok    ${name} (${result.summary})`);
