@@ -21,7 +21,8 @@
 //   - is a lesson page with an element that sticks out of its container sideways: out of
 //     the page, or cut off by a box that does not scroll (a formula, table or heatmap may
 //     scroll inside its own box, overflow-x: auto), or a heatmap whose smallest text is
-//     shrunk below 9 px, or a diagram cut off by its frame.
+//     shrunk below 9 px, or a diagram cut off by its frame; at 1280 px, a display formula
+//     wider than its column (it may scroll only on a phone).
 // Every lesson page is checked twice: at 1280 px wide and at a phone's 390 px.
 // The sidebar must show every title whole. And the search box, on the main page opened
 // from file://, must find the lessons that teach "positional", "causal" and "online softmax".
@@ -248,6 +249,16 @@ async function inspectPage(rawTex) {
       } else if (box.right > pageRight + 1) {
         reported.add(element);
         overflow.push(`${describe(element)} sticks out of the page by ${Math.round(box.right - pageRight)} px`);
+      }
+    }
+    // On a wide screen every display formula fits its column: none needs its scroll bar
+    // (lesson 4's MultiHead equation was cut off at 1280 px).
+    if (window.innerWidth >= 1000) {
+      for (const formula of contents.querySelectorAll('div.MathJax_Display')) {
+        if (formula.scrollWidth > formula.clientWidth + 1) {
+          overflow.push(`the formula ${describe(formula)} is ${formula.scrollWidth} px wide, its column ` +
+            `${formula.clientWidth} px: it must fit on a wide screen`);
+        }
       }
     }
     // A frame that cannot scroll and holds a wider picture (Doxygen's diagram iframes).
