@@ -15,10 +15,21 @@
 //   - shows raw TeX (\f$, \frac, $$, \sqrt, ...) outside code once MathJax is done,
 //     or MathJax reported an error,
 //   - is a lesson page (lessons 1-4) without its figure, diagram, code snippet,
-//     the example's output and the link to the next lesson.
+//     the example's output and the link to the next lesson,
+//   - is a lesson page without its table of contents, or (lesson 5) without every
+//     heading and table of its benchmark_table.md,
+//   - is a lesson page with an element that sticks out of its container sideways: out of
+//     the page, or cut off by a box that does not scroll (a formula, table or heatmap may
+//     scroll inside its own box, overflow-x: auto), or a heatmap whose smallest text is
+//     shrunk below 9 px, or a diagram cut off by its frame; at 1280 px, a display formula
+//     wider than its column (it may scroll only on a phone).
+// Every lesson page is checked twice: at 1280 px wide and at a phone's 390 px.
+// The sidebar must show every title whole. And the search box, on the main page opened
+// from file://, must find the lessons that teach "positional", "causal" and "online softmax".
 // It saves a screenshot of each page's first screen (NAME.png), of the whole page
 // (NAME-full.png), and of every picture and diagram on it (NAME-picture-N.png) in
-// SCREENSHOT_DIR, and ends with the line "N passed, M failed".
+// SCREENSHOT_DIR (for the 390 px pass: NAME-390.png, NAME-390-full.png), and ends with
+// the line "N passed, M failed".
 'use strict';
 
 const fs = require('fs');
@@ -44,6 +55,36 @@ const RAW_TEX = ['\\f$', '\\f[', '\\f]', '\\frac', '$$', '\\sqrt', '\\mathrm', '
 
 // Lessons whose page must show a heatmap, a diagram, a snippet and the example's output.
 const LESSONS_WITH_PICTURES = ['lesson01', 'lesson02', 'lesson03', 'lesson04'];
+
+// The widths every lesson page is checked at: a laptop's and a phone's.
+const WIDE = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+// A heatmap may shrink to fit the page, but its smallest text (its numbers) no smaller than this.
+const SMALLEST_FIGURE_TEXT_PX = 8.9;
+
+// Searches that must find the lesson that teaches them, among the first results.
+const SEARCHES = [
+  { query: 'positional', lesson: 'lesson02.html', within: 1 },
+  { query: 'causal', lesson: 'lesson01.html', within: 1 },
+  { query: 'online softmax', lesson: 'lesson05.html', within: 1 },
+];
+
+// The headings (## ...) and the number of tables of a generated Markdown file that a lesson
+// page includes, such as lesson 5's benchmark_table.md: all must be on the page.
+function includedTables(lessonDir) {
+  const wanted = { headings: [], tables: 0 };
+  for (const name of ['benchmark_table.md']) {
+    const file = path.join(lessonDir, name);
+    if (!fs.existsSync(file)) {
+      continue;
+    }
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    wanted.headings.push(...lines.filter((line) => /^#{2,} /.test(line)).map((line) => line.replace(/^#+ +/, '').replace(/\*\*|`/g, '').trim()));
+    wanted.tables += lines.filter((line, i) => /^\|[- :|]+\|\s*$/.test(line) && i > 0 && lines[i - 1].startsWith('|')).length;
+  }
+  return wanted;
+}
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -163,7 +204,99 @@ async function inspectPage(rawTex) {
       hidden: Boolean(element.closest('div.image, div.dotgraph')) && element.getBoundingClientRect().width === 0,
     });
   }
+  // Elements that stick out of their container sideways. A box with overflow-x auto or
+  // scroll (a formula, a code fragment, a heatmap's box) may hold wider content: it scrolls.
+  const overflow = [];
+  const contents = document.querySelector('div.contents');
+  const docContent = document.getElementById('doc-content') || document.documentElement;
+  const describe = (element) => {
+    const classes = typeof element.className === 'string' && element.className ? `.${element.className.trim().split(/\s+/).join('.')}` : '';
+    const text = (element.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60);
+    return `<${element.tagName.toLowerCase()}${classes}>${text ? ` "${text}"` : ''}`;
+  };
+  if (contents) {
+    const pageRight = Math.min(docContent.getBoundingClientRect().left + docContent.clientWidth, window.innerWidth);
+    if (docContent.scrollWidth > docContent.clientWidth + 1) {
+      overflow.push(`the page scrolls sideways: ${docContent.scrollWidth} px of content in ${docContent.clientWidth} px`);
+    }
+    const reported = new Set();
+    for (const element of contents.querySelectorAll('*')) {
+      if (element.parentElement.closest('.MathJax, .MathJax_Preview, #mha-search') || reported.size >= 8) {
+        continue;  // a formula is checked as a whole
+      }
+      const box = element.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || [...reported].some((outer) => outer.contains(element))) {
+        continue;
+      }
+      let container = null;
+      for (let up = element.parentElement; up && up !== contents; up = up.parentElement) {
+        if (getComputedStyle(up).overflowX !== 'visible') {
+          container = up;
+          break;
+        }
+      }
+      if (container) {
+        const style = getComputedStyle(container).overflowX;
+        if (style === 'auto' || style === 'scroll') {
+          continue;  // scrolls inside its own box: allowed
+        }
+        const outer = container.getBoundingClientRect();
+        if (box.right > outer.right + 1 || box.left < outer.left - 1) {
+          reported.add(element);
+          overflow.push(`${describe(element)} is cut off by ${describe(container)} (overflow-x: ${style}): ` +
+            `${Math.round(box.right - outer.right)} px hidden`);
+        }
+      } else if (box.right > pageRight + 1) {
+        reported.add(element);
+        overflow.push(`${describe(element)} sticks out of the page by ${Math.round(box.right - pageRight)} px`);
+      }
+    }
+    // On a wide screen every display formula fits its column: none needs its scroll bar
+    // (lesson 4's MultiHead equation was cut off at 1280 px).
+    if (window.innerWidth >= 1000) {
+      for (const formula of contents.querySelectorAll('div.MathJax_Display')) {
+        if (formula.scrollWidth > formula.clientWidth + 1) {
+          overflow.push(`the formula ${describe(formula)} is ${formula.scrollWidth} px wide, its column ` +
+            `${formula.clientWidth} px: it must fit on a wide screen`);
+        }
+      }
+    }
+    // A frame that cannot scroll and holds a wider picture (Doxygen's diagram iframes).
+    for (const frame of contents.querySelectorAll('iframe, object')) {
+      let inner = null;
+      try {
+        inner = frame.contentDocument && frame.contentDocument.documentElement;
+      } catch (error) {
+        inner = null;
+      }
+      if (!inner) {
+        continue;
+      }
+      const shown = frame.getBoundingClientRect();
+      const drawn = inner.getBoundingClientRect();
+      if (frame.tagName === 'IFRAME' && drawn.width > shown.width + 1) {
+        overflow.push(`${describe(frame)} ${frame.src}: its picture is ${Math.round(drawn.width)} px wide, ` +
+          `its frame ${Math.round(shown.width)} px: cut off`);
+      }
+      // A heatmap: how small its smallest text is drawn.
+      if (frame.tagName === 'OBJECT' && inner.nodeName.toLowerCase() === 'svg' && inner.width.baseVal.value > 0) {
+        const scale = shown.width / inner.width.baseVal.value;
+        const sizes = [...inner.querySelectorAll('text')].map((text) => parseFloat(text.getAttribute('font-size'))).filter((size) => size > 0);
+        if (sizes.length > 0 && Math.min(...sizes) * scale < window.SMALLEST_FIGURE_TEXT_PX) {
+          overflow.push(`${frame.data.replace(/^.*\//, '')}: its smallest text is drawn at ` +
+            `${(Math.min(...sizes) * scale).toFixed(1)} px (shrunk to ${Math.round(100 * scale)} %)`);
+        }
+      }
+    }
+  }
+  const toc = document.querySelectorAll('div.contents > div.toc a[href^="#"]').length;
+  const headings = [...document.querySelectorAll('div.contents h1, div.contents h2, div.contents h3, div.contents h4')]
+    .map((heading) => heading.textContent.replace(/\s+/g, ' ').trim());
   return {
+    overflow,
+    toc,
+    headings,
+    tables: document.querySelectorAll('div.contents table').length,
     rawTex: rawTexFound,
     mathjaxErrors: [...window.__mathjaxErrors,
       ...[...document.querySelectorAll('.merror, .MathJax_Error')].map((element) => `error mark: ${element.textContent}`)],
@@ -172,7 +305,7 @@ async function inspectPage(rawTex) {
     embedded,
     counts: {
       pictures: document.querySelectorAll('div.image object, div.image img').length,
-      diagrams: document.querySelectorAll('div.dotgraph iframe').length,
+      diagrams: document.querySelectorAll('div.dotgraph iframe, div.dotgraph img').length,
       snippets: document.querySelectorAll('div.contents div.fragment').length,
       outputs: document.querySelectorAll('details.mha-output pre').length,
       lessonNavigation: document.querySelectorAll('div.mha-lesson-nav a').length,
@@ -180,9 +313,16 @@ async function inspectPage(rawTex) {
   };
 }
 
-async function checkPage(context, origin, name) {
+// What each open page loaded from outside the site (filled in by the context's route).
+const outsideOf = new WeakMap();
+const outsideOfNoPage = new Set();
+
+async function checkPage(context, origin, name, viewport) {
   const problems = [];
   const page = await context.newPage();
+  outsideOf.set(page, new Set());
+  await page.setViewportSize(viewport);
+  const phone = viewport.width < 800;
   page.on('pageerror', (error) => problems.push(`JavaScript error: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') {
@@ -207,6 +347,7 @@ async function checkPage(context, origin, name) {
   await page.evaluate(() => new Promise((resolve) => window.MathJax.Hub.Queue(resolve)));
   await page.waitForLoadState('networkidle', { timeout: 30000 });
 
+  await page.evaluate((px) => { window.SMALLEST_FIGURE_TEXT_PX = px; }, SMALLEST_FIGURE_TEXT_PX);
   const seen = await page.evaluate(inspectPage, RAW_TEX);
   for (const tex of seen.rawTex) {
     problems.push(`raw TeX on the page: ${tex}`);
@@ -233,6 +374,25 @@ async function checkPage(context, origin, name) {
     }
   }
   const lesson = name.replace(/\.html$/, '');
+  const isLesson = /^lesson\d\d$/.test(lesson);
+  if (isLesson) {
+    for (const problem of seen.overflow) {
+      problems.push(`at ${viewport.width} px: ${problem}`);
+    }
+    if (seen.toc < 3) {
+      problems.push(`the lesson page has no table of contents (div.contents > div.toc with links to its sections)`);
+    }
+    const folder = fs.readdirSync(path.join(projectDir, 'lessons')).find((entry) => entry.startsWith(lesson.slice(6) + '-'));
+    const wanted = includedTables(path.join(projectDir, 'lessons', folder));
+    for (const heading of wanted.headings) {
+      if (!seen.headings.includes(heading)) {
+        problems.push(`the heading "${heading}" of its benchmark_table.md is not on the page`);
+      }
+    }
+    if (seen.tables < wanted.tables) {
+      problems.push(`the page has ${seen.tables} tables; its benchmark_table.md alone has ${wanted.tables}`);
+    }
+  }
   const counts = seen.counts;
   if (LESSONS_WITH_PICTURES.includes(lesson)) {
     for (const [what, count] of Object.entries(counts)) {
@@ -247,23 +407,76 @@ async function checkPage(context, origin, name) {
 
   // Screenshots: the first screen; then, with the page grown to its full length (Doxygen's
   // page scrolls inside #doc-content), every picture and diagram, and the whole page.
-  const base = path.join(screenshotDir, lesson);
+  const base = path.join(screenshotDir, phone ? `${lesson}-${viewport.width}` : lesson);
   await page.screenshot({ path: `${base}.png`, timeout: 120000 });
   await page.addStyleTag({ content: 'html, body, #doc-content { height: auto !important; overflow: visible !important; }' +
     ' #side-nav, #top, #nav-path { display: none !important; } #doc-content { margin-left: 0 !important; }' });
-  const pictures = await page.$$('div.image, div.dotgraph');
+  const pictures = phone ? [] : await page.$$('div.image, div.dotgraph');
   for (let i = 0; i < pictures.length; ++i) {
     await pictures[i].screenshot({ path: `${base}-picture-${i + 1}.png`, timeout: 120000 });
   }
   // The whole page only for the lessons: the API reference (namespacemha.html) is tens of
   // thousands of pixels long, and its full screenshot took over 30 s on a busy machine.
-  if (/^lesson\d\d$/.test(lesson)) {
+  if (isLesson) {
     await page.screenshot({ path: `${base}-full.png`, fullPage: true, timeout: 120000 });
+  }
+  if (name === 'index.html' && !phone) {  // the sidebar, on the main page
+    const tree = await page.evaluate(() => [...document.querySelectorAll('#nav-tree .label')].slice(0, 12).map((label) => {
+      const item = label.closest('.item');
+      const box = label.getBoundingClientRect();
+      const side = document.getElementById('nav-tree').getBoundingClientRect();
+      return { text: label.textContent.trim(), cut: box.width > 0 && box.right > side.right + 1, tall: item.getBoundingClientRect().height };
+    }));
+    for (const entry of tree.filter((item) => item.cut)) {
+      problems.push(`the sidebar cuts off "${entry.text}"`);
+    }
+    const names = tree.map((entry) => entry.text.toLowerCase());
+    if (names.length > 1 && (names[1].startsWith(names[0]) || names[0].startsWith(names[1]))) {
+      problems.push(`the sidebar's two top entries are near-identical: "${tree[0].text}", "${tree[1].text}"`);
+    }
+  }
+  for (const url of outsideOf.get(page)) {
+    problems.push(`loads something from outside the site: ${url}`);
   }
   await page.close();
 
-  const summary = `${seen.formulas} formulas, ${seen.links.length} links, ${seen.embedded.length} pictures`;
+  const summary = `${viewport.width} px: ${seen.formulas} formulas, ${seen.links.length} links, ${seen.embedded.length} pictures`;
   return { problems, summary };
+}
+
+// The search box, on the main page opened from file:// (as a reader who downloaded the site
+// would): each query of SEARCHES must list its lesson among the first results.
+async function checkSearch(context) {
+  const problems = [];
+  const page = await context.newPage();
+  outsideOf.set(page, new Set());
+  page.on('pageerror', (error) => problems.push(`JavaScript error: ${error.message}`));
+  await page.goto(`file://${path.join(root, 'index.html')}`, { waitUntil: 'load', timeout: 30000 });
+  const found = [];
+  for (const { query, lesson, within } of SEARCHES) {
+    await page.fill('#mha-search-field', query);
+    const results = await page.$$eval('#mha-search-results li a', (links) => links.map((a) => a.getAttribute('href')));
+    const hidden = await page.$$eval('#mha-search-results li a', (links) => links.slice(0, 3).filter((a) => {
+      const box = a.getBoundingClientRect();  // on show, not covered or clipped
+      const top = document.elementFromPoint(box.left + Math.min(20, box.width / 2), box.top + box.height / 2);
+      return !top || !a.contains(top);
+    }).length);
+    if (hidden > 0) {
+      problems.push(`searching "${query}": ${hidden} of the first results are not visible on the page`);
+    }
+    const pages = results.map((href) => href.split('#')[0]);
+    found.push(`"${query}": ${pages.slice(0, 3).join(', ') || 'nothing'}`);
+    if (!pages.slice(0, within).includes(lesson)) {
+      problems.push(`searching "${query}" does not list ${lesson} among its first ${within} result(s): ` +
+        `${pages.slice(0, 5).join(', ') || 'nothing found'}`);
+    }
+  }
+  await page.screenshot({ path: path.join(screenshotDir, 'search.png'), timeout: 120000 });
+  for (const url of outsideOf.get(page)) {
+    problems.push(`loads something from outside the site: ${url}`);
+  }
+  await page.close();
+  return { problems, summary: `from file://, ${found.join('; ')}` };
 }
 
 async function main() {
@@ -274,7 +487,6 @@ async function main() {
   const server = await serve();
   const origin = `http://127.0.0.1:${server.address().port}`;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mha-docs-chromium-'));  // a fresh user-data-dir
-  const outside = new Set();
   let context;
   let passed = 0;
   let failed = 0;
@@ -289,31 +501,56 @@ async function main() {
     // Nothing may be loaded from outside the site: such requests are recorded and refused.
     await context.route('**/*', (route) => {
       const url = route.request().url();
-      if (url.startsWith(origin + '/') || url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') {
+      if (url.startsWith(origin + '/') || url.startsWith(`file://${root}/`) || url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') {
         return route.continue();
       }
-      outside.add(url);
+      let pageOfRequest = null;
+      try {
+        pageOfRequest = route.request().frame().page();
+      } catch (error) {
+        pageOfRequest = null;
+      }
+      (outsideOf.get(pageOfRequest) || outsideOfNoPage).add(url);
       return route.abort('blockedbyclient');
     });
     await context.addInitScript(mathjaxHooks);
 
-    for (const name of pagesToCheck()) {
-      outside.clear();
-      let result;
-      try {
-        result = await checkPage(context, origin, name);
-      } catch (error) {
-        result = { problems: [`could not be checked: ${error.message}`], summary: '' };
+    // MHA_SITE_PAGES="lesson06.html search", say, checks only those (while working on them).
+    const only = (process.env.MHA_SITE_PAGES || '').split(/\s+/).filter(Boolean);
+    let runs = pagesToCheck().map((name) => [name, WIDE]);
+    runs.push(...runs.filter(([name]) => /^lesson\d\d\.html$/.test(name)).map(([name]) => [name, PHONE]));
+    runs.push(['search', null]);
+    if (only.length > 0) {
+      runs = runs.filter(([name]) => only.includes(name));
+    }
+    // Two pages at a time (MHA_SITE_JOBS), for the two cores of a CI machine; reported in order.
+    const jobs = Math.max(1, Number(process.env.MHA_SITE_JOBS) || 2);
+    const results = new Array(runs.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < runs.length; i = next++) {
+        const [name, viewport] = runs[i];
+        try {
+          results[i] = viewport ? await checkPage(context, origin, name, viewport) : await checkSearch(context);
+        } catch (error) {
+          results[i] = { problems: [`could not be checked: ${error.message}`], summary: '' };
+        }
       }
-      for (const url of outside) {
-        result.problems.push(`loads something from outside the site: ${url}`);
-      }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
+    if (outsideOfNoPage.size > 0) {
+      results.push({ problems: [...outsideOfNoPage].map((url) => `loads something from outside the site: ${url}`), summary: '' });
+      runs.push(['(no page)', null]);
+    }
+    for (let i = 0; i < runs.length; ++i) {
+      const [name, viewport] = runs[i];
+      const result = results[i];
       if (result.problems.length === 0) {
         ++passed;
         console.log(`ok    ${name} (${result.summary})`);
       } else {
         ++failed;
-        console.log(`FAIL  ${name}`);
+        console.log(`FAIL  ${name}${viewport ? ` at ${viewport.width} px` : ''}`);
         for (const problem of result.problems) {
           console.log(`        ${problem}`);
         }
