@@ -111,9 +111,9 @@ Files:
   file-size limit, /dev/full), the temporary files are removed, existing files are
   left as they were, and the exit status is 2. Stopped by Ctrl-C (SIGINT) or SIGTERM,
   it removes its temporary files and any folder it created before it dies of the
-  signal; the renames into place are never cut halfway. An output may not be an
-  input, nor another output, under any spelling (./q.npy, an absolute path, a link):
-  that is refused before anything is computed.
+  signal; the renames into place are never cut halfway.
+  An output may not be an input, nor another output, under any spelling (./q.npy, an
+  absolute path, a link): that is refused before anything is computed.
 
 Masks (PyTorch's conventions; all masks given are added up):
   bool    true = this query may NOT look at this key; false = it may.
