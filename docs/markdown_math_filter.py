@@ -13,8 +13,9 @@ Outside fenced code blocks and `code spans` this filter rewrites
     [t](../../docs/glossary.md)     ->  [t](@ref glossary) (docs/ pages are
                                         labelled with their file name)
     [t](../../src/reference/attention.hpp)  ->  [t](@ref reference/attention.hpp)
-    [t](example.cpp), [t](../src/)  ->  t (`lessons/01-slug/example.cpp`):
-                                        files the site does not contain
+    [t](example.cpp)                ->  [t](@ref lesson01_example) (the example's page,
+                                        which docs/CMakeLists.txt writes)
+    [t](../src/), [t](x.cpp)        ->  t (`src/`): files the site does not contain
 
 It also gives the first "# Title" of lessons/NN-slug/README.md the label
 {#lessonNN} (so that `@ref lesson01` works), and that of docs/NAME.md the
@@ -117,6 +118,8 @@ def rewrite_link(text, target, here):
         ref = path.stem
     elif path.suffix == ".hpp" and path.is_relative_to(ROOT / "src"):
         ref = path.relative_to(ROOT / "src").as_posix()  # such as reference/attention.hpp
+    elif path.name == "example.cpp" and path.parent.parent == ROOT / "lessons" and LESSON_DIR.match(path.parent.name):
+        ref = f"lesson{LESSON_DIR.match(path.parent.name)[1]}_example"  # its page, docs/example_page.md.in
     else:
         ref = None
     code = re.fullmatch(r"`([^`]+)`", text)
