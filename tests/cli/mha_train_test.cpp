@@ -104,7 +104,7 @@ TEST_F(MhaTrain, OutThatIsNotAFolderIsRefusedBeforeTraining) {
 TEST_F(MhaTrain, EveryOptionIsRangeChecked) {
     const std::pair<const char*, const char*> refused[] = {
         {"--steps", "100001"},       {"--steps", "18446744073709551615"}, {"--layers", "9"},
-        {"--d-model", "257"},        {"--seed", "1000000001"},            {"--heads", "3"},
+        {"--d-model", "257"},        {"--seed", "1000000001"},            {"--heads", "5"},
         {"--heads", "64"},           {"--steps", "0"},                    {"--layers", "-1"},
         {"--d-model", "99999999999999999999999"}};
     for (const auto& [option, value] : refused) {
