@@ -56,7 +56,7 @@ TrainingOptions default_options(Task task) {
     options.task = task;
     options.layers = 2;
     // Chosen by training seeds 1 to 10 (lesson 6): at d_model 16 half the induction runs stay on
-    // the loss plateau; at d_model 24 with 2 heads every one finds both heads of the circuit.
+    // the loss plateau; at d_model 24 with 2 heads all ten find both heads of the circuit.
     options.heads = 2;
     options.d_model = task == Task::induction ? 24 : 16;
     options.steps = default_steps(task);
