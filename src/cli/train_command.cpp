@@ -51,7 +51,11 @@ void check_options(const mha::TrainingOptions& o) {
 
 // Lesson 7: G key/value heads must split the H query heads into equal groups.
 void check_num_kv_heads(std::size_t num_kv_heads, std::size_t heads) {
-    if (num_kv_heads > heads || heads % num_kv_heads != 0) {
+    if (num_kv_heads > heads) {
+        fail("--num-kv-heads", "G = " + std::to_string(num_kv_heads) + " is more than H = " + std::to_string(heads) +
+                                   " (--heads); every key/value head serves one query head or more");
+    }
+    if (heads % num_kv_heads != 0) {
         fail("--num-kv-heads", "G = " + std::to_string(num_kv_heads) + " does not divide H = " +
                                    std::to_string(heads) + " (--heads); every key/value head serves H / G query heads");
     }

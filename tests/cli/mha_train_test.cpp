@@ -168,6 +168,9 @@ TEST_F(MhaTrain, NumKvHeadsThatDoesNotSplitTheHeadsIsRefused) {
     Arguments three_of_four = short_run();
     three_of_four.insert(three_of_four.end(), {"--heads", "4", "--num-kv-heads", "3"});
     EXPECT_TRUE(is_input_error(run_mha(three_of_four), "--num-kv-heads", "G = 3 does not divide H = 4"));
+    Arguments more_than_h = short_run();
+    more_than_h.insert(more_than_h.end(), {"--num-kv-heads", "4"});
+    EXPECT_TRUE(is_input_error(run_mha(more_than_h), "--num-kv-heads", "G = 4 is more than H = 2"));
     EXPECT_FALSE(fs::exists(file("run"))) << "the folder was made although G was bad";
 }
 
