@@ -2,6 +2,7 @@
 // W_v (src/decode/tied_key_value_heads.hpp). The index mapping and the sums are
 // checked by hand; the summed gradient against central differences of the loss
 // with every tied copy moved together, the gradient of the one shared parameter.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -250,6 +251,21 @@ TEST(TrainingWithKeyValueGroups, WithGEqualToHIsLessonSixBitForBit) {
     mha::TrainingOptions one_group = plain;
     mha::train_with_key_value_groups(one_group, 1);
     EXPECT_NE(mha::train(one_group).losses, first.losses);
+}
+
+// Lesson 7's claim, at lesson 6's settings but H = 4: one key/value head shared by all four query
+// heads (multi-query attention) still learns the task, and the circuit still forms.
+TEST(TrainingWithKeyValueGroups, OneKeyValueHeadForFourQueryHeadsStillLearnsInduction) {
+    mha::TrainingOptions options = mha::default_options(Task::induction);  // seed 1, d_model 24, 2000 steps
+    options.heads = 4;
+    mha::train_with_key_value_groups(options, 1);
+    const mha::TrainingResult result = mha::train(options);
+    ASSERT_TRUE(mha::key_value_groups_are_tied(result.model, 1));
+    const mha::Evaluation evaluation = mha::evaluate(result.model, Task::induction, mha::held_out_data(Task::induction));
+    EXPECT_GE(evaluation.accuracy, 0.99);
+    const auto best = [](const std::vector<double>& heads) { return *std::max_element(heads.begin(), heads.end()); };
+    EXPECT_GE(best(evaluation.scores.previous_token[0]), 0.9) << "a head of layer 0 should attend to the previous token";
+    EXPECT_GE(best(evaluation.scores.induction[1]), 0.9) << "a head of layer 1 should be an induction head";
 }
 
 TEST(KeyValueGroups, BadGIsRefusedWithAMessage) {
