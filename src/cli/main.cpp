@@ -48,8 +48,8 @@ Usage:
                --grad-output DY.npy --grads-out DIR
   mha bench --seq-len L --embed-dim E --num-heads H [--batch B] [--threads T]
             [--repeat R] [--version V]
-  mha train --task induction|coreference [--layers N] [--heads H] [--d-model D]
-            [--steps S] [--seed X] --out DIR
+  mha train --task induction|coreference [--layers N] [--heads H] [--num-kv-heads G]
+            [--d-model D] [--steps S] [--seed X] --out DIR
   mha --help                  this text (so does `mha SUBCOMMAND --help`)
 
 `mha forward` runs one forward pass of the course's mha::MultiHeadAttention
@@ -217,12 +217,13 @@ While it trains, a progress bar with the loss goes to stderr. Into DIR it writes
   weights/            the trained weights as .npy, under PyTorch's names:
                       token_embedding.weight.npy, position_embedding.weight.npy,
                       layers.0/in_proj_weight.npy, layers.0/out_proj.weight.npy, ...,
-                      readout.weight.npy, and model.json (layers, heads, causal)
+                      readout.weight.npy, and model.json (layers, heads, causal; and
+                      num_kv_heads if G < H)
   heads_before.svg    every head's attention on an example, before training
   heads_after.svg     the same after training
   loss.svg            the training loss of every step
-and prints one JSON object on stdout: task, layers, heads, d_model, vocabulary_size,
-sequence_length, batch (32), steps, seed,
+and prints one JSON object on stdout: task, layers, heads, num_kv_heads, d_model,
+vocabulary_size, sequence_length, batch (32), steps, seed,
 seconds, milliseconds_per_step (the median step), final_loss (the last step's),
 test_loss and test_accuracy (on held-out data, the same for every seed), and
 heads_scores, one entry per layer and head: previous_token_score and induction_score
@@ -234,6 +235,9 @@ Options of `mha train`:
   --task TASK           induction or coreference. Required.
   --layers N            attention layers, 1 to 8. Default 2.
   --heads H             heads per layer; must divide D. Default 2.
+  --num-kv-heads G      key/value heads per layer (lesson 7), shared by the H query heads in
+                        G groups of H / G neighbours; must divide H. Default: G = H. G < H
+                        trains the K/V rows of each group's heads tied (one parameter).
   --d-model D           the width of the residual stream, 1 to 256. Default: 24 (induction),
                         16 (coreference).
   --steps S             Adam steps, 1 to 100000. Default: 2000.

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.hpp"
+#include "decode/tied_key_value_heads.hpp"
 #include "io/output_files.hpp"
 #include "io/heatmap.hpp"
 #include "io/line_chart.hpp"
@@ -45,6 +46,18 @@ void check_options(const mha::TrainingOptions& o) {
     }
     if (o.seed > max_seed) {
         fail("--seed", std::to_string(o.seed) + " is more than " + std::to_string(max_seed));
+    }
+}
+
+// Lesson 7: G key/value heads must split the H query heads into equal groups.
+void check_num_kv_heads(std::size_t num_kv_heads, std::size_t heads) {
+    if (num_kv_heads > heads) {
+        fail("--num-kv-heads", "G = " + std::to_string(num_kv_heads) + " is more than H = " + std::to_string(heads) +
+                                   " (--heads); every key/value head serves one query head or more");
+    }
+    if (heads % num_kv_heads != 0) {
+        fail("--num-kv-heads", "G = " + std::to_string(num_kv_heads) + " does not divide H = " +
+                                   std::to_string(heads) + " (--heads); every key/value head serves H / G query heads");
     }
 }
 
@@ -149,6 +162,7 @@ CLI::App& add_train_command(CLI::App& program, TrainOptions& options) {
     options.training.layers = options.training.heads = options.training.d_model = options.training.steps = 0;
     add_whole_number_option(train, "--layers", "N", options.training.layers);
     add_whole_number_option(train, "--heads", "H", options.training.heads);
+    add_whole_number_option(train, "--num-kv-heads", "G", options.num_kv_heads);
     add_whole_number_option(train, "--d-model", "D", options.training.d_model);
     add_whole_number_option(train, "--steps", "S", options.training.steps);
     add_value_option(train, "--seed", "X", [&options](const std::string& text) {
@@ -167,6 +181,12 @@ void run_train(const TrainOptions& options) {
         *value = given != 0 ? given : *value;
     }
     check_options(o);
+    // Lesson 7: G < H key/value heads are trained as tied rows of W_k and W_v (decode/tied_key_value_heads.hpp).
+    const std::size_t num_kv_heads = options.num_kv_heads != 0 ? options.num_kv_heads : o.heads;
+    check_num_kv_heads(num_kv_heads, o.heads);
+    if (num_kv_heads != o.heads) {
+        mha::train_with_key_value_groups(o, num_kv_heads);
+    }
     // The folder first, so that a wrong path costs no training; the files all at the end,
     // all or nothing (a folder created here is removed again if the run fails).
     mha::OutputFiles outputs;
@@ -192,7 +212,7 @@ void run_train(const TrainOptions& options) {
     std::string staging;
     try {
         staging = outputs.add_folder(options.out);
-        mha::save_transformer(result.model, staging + "/weights");
+        mha::save_transformer(result.model, staging + "/weights", num_kv_heads);
         mha::write_file(staging + "/heads_before.svg", heads_figure(result.initial_model, o.task, "before"));
         mha::write_file(staging + "/heads_after.svg", heads_figure(result.model, o.task, "after"));
         mha::write_file(staging + "/loss.svg",
@@ -212,6 +232,7 @@ void run_train(const TrainOptions& options) {
     json["task"] = mha::task_name(o.task);
     json["layers"] = o.layers;
     json["heads"] = o.heads;
+    json["num_kv_heads"] = num_kv_heads;
     json["d_model"] = o.d_model;
     json["vocabulary_size"] = result.model.vocabulary_size();
     json["sequence_length"] = result.model.max_length();

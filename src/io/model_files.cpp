@@ -41,7 +41,8 @@ std::size_t json_number(const std::string& path, const std::string& text, const 
 
 }  // namespace
 
-void save_transformer(const AttentionOnlyTransformer& model, const std::string& directory) {
+void save_transformer(const AttentionOnlyTransformer& model, const std::string& directory,
+                      std::size_t num_kv_heads) {
     std::filesystem::create_directories(directory);
     write_npy(path_in(directory, "token_embedding.weight.npy"), model.token_embedding.table, NpyType::float64);
     write_npy(path_in(directory, "position_embedding.weight.npy"), model.position_embedding.table, NpyType::float64);
@@ -52,8 +53,11 @@ void save_transformer(const AttentionOnlyTransformer& model, const std::string& 
     }
     write_npy(path_in(directory, "readout.weight.npy"), model.readout.weight, NpyType::float64);
     std::ostringstream json;
-    json << "{\n  \"layers\": " << model.layers.size() << ",\n  \"heads\": " << model.num_heads()
-         << ",\n  \"causal\": " << (model.causal ? "true" : "false") << "\n}\n";
+    json << "{\n  \"layers\": " << model.layers.size() << ",\n  \"heads\": " << model.num_heads();
+    if (num_kv_heads != 0 && num_kv_heads != model.num_heads()) {
+        json << ",\n  \"num_kv_heads\": " << num_kv_heads;  // lesson 7: W_k and W_v rows tied in G groups
+    }
+    json << ",\n  \"causal\": " << (model.causal ? "true" : "false") << "\n}\n";
     write_file(path_in(directory, "model.json"), json.str());  // every write checked
 }
 

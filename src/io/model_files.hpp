@@ -2,6 +2,7 @@
 // the names PyTorch's state_dict() gives them, and read back.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "train/attention_only_transformer.hpp"
@@ -23,11 +24,17 @@ namespace mha {
 ///
 /// The folder `layers.0` holds what PyTorch names `layers.0.in_proj_weight`, and so on.
 ///
+/// A model trained with G < H key/value heads (lesson 7, decode/tied_key_value_heads.hpp)
+/// is saved the same way, its tied rows of W_k and W_v repeated in in_proj_weight, and
+/// model.json also says `"num_kv_heads": G`; load_transformer reads it back as lesson 6's model.
+///
 /// @param model the model.
 /// @param directory the folder.
+/// @param num_kv_heads G, written into model.json if it is neither 0 nor H.
 /// @throws std::runtime_error naming the path if a file cannot be written.
-/// @see @ref lesson06
-void save_transformer(const AttentionOnlyTransformer& model, const std::string& directory);
+/// @see @ref lesson06, @ref lesson07
+void save_transformer(const AttentionOnlyTransformer& model, const std::string& directory,
+                      std::size_t num_kv_heads = 0);
 
 /// Reads a model written by save_transformer.
 ///

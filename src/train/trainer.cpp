@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include "train/adam.hpp"
 #include "train/cross_entropy.hpp"
@@ -198,6 +199,9 @@ TrainingResult train(const TrainingOptions& options, const std::function<void(st
     result.initial_model = random_attention_only_transformer(task_vocabulary(task), L, options.d_model,
                                                              options.layers, options.heads,
                                                              /*causal=*/task == Task::induction, random);
+    if (options.constrain_initial_model) {
+        options.constrain_initial_model(result.initial_model);
+    }
     result.model = result.initial_model;
     const CoreferenceSplit split = task == Task::coreference ? coreference_split() : CoreferenceSplit{};
 
@@ -205,6 +209,7 @@ TrainingResult train(const TrainingOptions& options, const std::function<void(st
     settings.learning_rate = options.learning_rate;
     Adam adam(settings);
     TrainingStep step(result.model, options.batch, L);
+    AttentionOnlyTransformer constrained_gradients;  // the gradients after constrain_gradients, if it is set
     std::vector<double> milliseconds;
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t s = 1; s <= steps; ++s) {
@@ -216,7 +221,13 @@ TrainingResult train(const TrainingOptions& options, const std::function<void(st
         const double progress_so_far = static_cast<double>(s - 1) / static_cast<double>(steps);
         adam.set_learning_rate(options.learning_rate * 0.5 * (1.0 + std::cos(pi * progress_so_far)));
         const double loss = step.forward_backward(result.model, batch.tokens, batch.targets, batch.counted);
-        adam.step(result.model.parameters(), step.gradients().parameters());
+        if (options.constrain_gradients) {
+            constrained_gradients = step.gradients();
+            options.constrain_gradients(constrained_gradients);
+            adam.step(result.model.parameters(), std::as_const(constrained_gradients).parameters());
+        } else {
+            adam.step(result.model.parameters(), step.gradients().parameters());
+        }
         milliseconds.push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_start).count());
         result.losses.push_back(loss);

@@ -41,6 +41,12 @@ struct TrainingOptions {
     double learning_rate = 1e-2;
     /// Seeds the initial weights and the training batches; the held-out data never depends on it.
     std::uint64_t seed = 1;
+    /// Optional, for a later lesson's constraint on the parameters (lesson 7 ties key/value heads):
+    /// called once on the fresh model, before the first step. Not set: lesson 6's training, bit for bit.
+    std::function<void(AttentionOnlyTransformer& model)> constrain_initial_model;
+    /// Optional, with constrain_initial_model: called after every backward pass on a copy of the
+    /// gradients, which Adam then uses, so that the constraint holds after every step.
+    std::function<void(AttentionOnlyTransformer& gradients)> constrain_gradients;
 };
 
 /// The steps a task trains for when TrainingOptions::steps is 0: 2000 for either task.
@@ -134,7 +140,9 @@ struct TrainingResult {
 };
 
 /// Trains a fresh model (random_attention_only_transformer, seeded by options.seed) with Adam,
-/// the step size falling from options.learning_rate to 0 along half a cosine.
+/// the step size falling from options.learning_rate to 0 along half a cosine. If set,
+/// options.constrain_initial_model changes the fresh model and options.constrain_gradients
+/// every step's gradients (neither draws random numbers, so the batches stay those of the seed).
 ///
 /// Deterministic: the same options give the same numbers, bit for bit, on
 /// every run on the same machine and build.

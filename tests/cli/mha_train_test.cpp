@@ -19,6 +19,7 @@
 
 #include "cli/command_runner.hpp"
 #include "cli/npy_command_test.hpp"
+#include "io/model_files.hpp"
 
 namespace {
 
@@ -114,6 +115,63 @@ TEST_F(MhaTrain, EveryOptionIsRangeChecked) {
         EXPECT_TRUE(is_input_error(run_mha(arguments), option));
     }
     EXPECT_FALSE(fs::exists(file("run"))) << "the folder was made although the options were bad";
+}
+
+// ---- --num-kv-heads (lesson 7): G key/value heads, trained as tied rows of W_k and W_v ----
+
+// H = 4, G = 2, d_model 24 (d_k 6): query heads 0 and 1 read one key/value head, 2 and 3 the
+// other, so rows 6-11 of W_k and W_v repeat rows 0-5 and rows 18-23 repeat rows 12-17.
+TEST_F(MhaTrain, NumKvHeadsTiesTheKeyAndValueRowsOfEachGroup) {
+    Arguments arguments = short_run();
+    arguments.insert(arguments.end(), {"--heads", "4", "--num-kv-heads", "2"});
+    const Outcome run = run_mha(arguments);
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_NE(run.out.find("\"heads\":4,\"num_kv_heads\":2,"), std::string::npos) << run.out;
+    EXPECT_NE(contents(file("run/weights/model.json")).find("\"num_kv_heads\": 2"), std::string::npos);
+    EXPECT_EQ(listing(), written_files) << "the same files as without groups";
+
+    const mha::AttentionOnlyTransformer model = mha::load_transformer(file("run/weights"));
+    ASSERT_EQ(model.num_heads(), 4u);
+    const auto rows = [](const mha::Matrix& weight, std::size_t first) {
+        return mha::Matrix(xt::view(weight, xt::range(first, first + 6), xt::all()));
+    };
+    for (std::size_t l = 0; l < 2; ++l) {
+        for (const mha::Matrix* weight :
+             {&model.layers[l].key_projection.weight, &model.layers[l].value_projection.weight}) {
+            EXPECT_TRUE(rows(*weight, 6) == rows(*weight, 0)) << "layer " << l << ": head 1 should repeat head 0";
+            EXPECT_TRUE(rows(*weight, 18) == rows(*weight, 12)) << "layer " << l << ": head 3 should repeat head 2";
+            EXPECT_FALSE(rows(*weight, 12) == rows(*weight, 0)) << "layer " << l << ": the two groups differ";
+        }
+        const mha::Matrix& query = model.layers[l].query_projection.weight;
+        EXPECT_FALSE(rows(query, 6) == rows(query, 0)) << "W_q is not shared";
+    }
+
+    // Without --num-kv-heads, G = H: today's run, and model.json as lesson 6 writes it.
+    fs::remove_all(file("run"));
+    const Outcome plain = run_mha(short_run());
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    EXPECT_NE(plain.out.find("\"heads\":2,\"num_kv_heads\":2,"), std::string::npos) << plain.out;
+    EXPECT_EQ(contents(file("run/weights/model.json")).find("num_kv_heads"), std::string::npos);
+}
+
+TEST_F(MhaTrain, NumKvHeadsThatDoesNotSplitTheHeadsIsRefused) {
+    const std::vector<Arguments> refused = {{"--heads", "4", "--num-kv-heads", "3"},
+                                            {"--num-kv-heads", "4"},  // more than the default H = 2
+                                            {"--num-kv-heads", "0"},
+                                            {"--heads", "4", "--num-kv-heads", "-1"}};
+    for (const Arguments& options : refused) {
+        Arguments arguments = short_run();
+        arguments.insert(arguments.end(), options.begin(), options.end());
+        SCOPED_TRACE(arguments.back());
+        EXPECT_TRUE(is_input_error(run_mha(arguments), "--num-kv-heads"));
+    }
+    Arguments three_of_four = short_run();
+    three_of_four.insert(three_of_four.end(), {"--heads", "4", "--num-kv-heads", "3"});
+    EXPECT_TRUE(is_input_error(run_mha(three_of_four), "--num-kv-heads", "G = 3 does not divide H = 4"));
+    Arguments more_than_h = short_run();
+    more_than_h.insert(more_than_h.end(), {"--num-kv-heads", "4"});
+    EXPECT_TRUE(is_input_error(run_mha(more_than_h), "--num-kv-heads", "G = 4 is more than H = 2"));
+    EXPECT_FALSE(fs::exists(file("run"))) << "the folder was made although G was bad";
 }
 
 // ---- Stopped by a signal while it works (issue 13) ----
