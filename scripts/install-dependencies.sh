@@ -12,6 +12,8 @@ set -euo pipefail
 packages=(
   # Toolchain
   cmake g++ make
+  # ccache: the project's build folders share compiled files (top-level CMakeLists.txt)
+  ccache
   # The library: xtensor (with xtl), xsimd, OpenBLAS (lesson 5's first version calls its cblas)
   xtl-dev xtensor-dev libxsimd-dev libopenblas-dev
   # The `mha` command: CLI11 for its arguments, nlohmann/json for `mha bench`'s output
