@@ -37,6 +37,44 @@ constexpr std::size_t decode_query_block = 4;
 /// queries and every column chunk goes over them.
 constexpr std::size_t decode_key_block = 128;
 
+/// The sum of a register's W lanes, for one score: lesson 5's reduce_add
+/// (store the lanes, add them one by one) for any instruction set...
+///
+/// @tparam Arch the instruction set.
+/// @param lanes W partial sums of one dot product.
+/// @return their total.
+/// @throws nothing.
+/// @see @ref lesson07
+template <class Arch>
+float lane_sum(const xsimd::batch<float, Arch>& lanes) {
+    return reduce_add<Arch>(lanes);
+}
+
+// ...and, where it matters, a few shuffles that stay in registers: pass 1 takes one
+// lane_sum per (query head, key), 8 per key row for H/G = 8, and the store-and-add
+// version made that pass, not memory, the limit there. Each specialisation is
+// compiled in one file only (the AVX2 one is left out of the AVX-512 file, which
+// uses its own), so the linker never has two copies to choose from.
+#if XSIMD_WITH_AVX512F
+/// lane_sum for AVX-512: GCC's reduction of a 512-bit register (halving shuffles and adds).
+/// @see @ref lesson07
+template <>
+inline float lane_sum<xsimd::avx512f>(const xsimd::batch<float, xsimd::avx512f>& lanes) {
+    return _mm512_reduce_add_ps(lanes);
+}
+#elif XSIMD_WITH_FMA3_AVX2
+/// lane_sum for AVX2: the two 128-bit halves added, then their four lanes pairwise.
+/// @see @ref lesson07
+template <>
+inline float lane_sum<xsimd::fma3<xsimd::avx2>>(const xsimd::batch<float, xsimd::fma3<xsimd::avx2>>& lanes) {
+    const __m256 all = lanes;
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(all), _mm256_extractf128_ps(all, 1));  // 4 lanes
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));                                      // 2 lanes
+    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));                                  // 1 lane
+    return _mm_cvtss_f32(sum);
+}
+#endif
+
 /// Pass 1 for N query heads and one key row: scores[n] = q_n · key, the key
 /// loaded once per chunk of W floats and used by all N dot products.
 ///
@@ -69,7 +107,7 @@ void scores_for_key(const float* queries, const float* key, std::size_t head_dim
     }
 #pragma GCC unroll 4
     for (std::size_t n = 0; n < N; ++n) {
-        float score = reduce_add<Arch>(sums[n]);
+        float score = lane_sum<Arch>(sums[n]);
         for (std::size_t tail = c; tail < head_dim; ++tail) {  // the last d_k % W columns
             score += queries[n * head_dim + tail] * key[tail];
         }
