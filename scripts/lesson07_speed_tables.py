@@ -15,8 +15,9 @@ It runs benchmarks/decode_benchmark.cpp's program ONCE:
     decode_benchmark --benchmark_format=json --benchmark_repetitions=5
                      --benchmark_report_aggregates_only=true
 
-(one thread; the recompute runs at L >= 4096 take seconds, so the program itself
-runs them 3 times, 1 iteration each) and reads the medians of the CPU time of
+(one thread; recomputing takes a quarter of a second at L = 4096 and most of a
+second at 8192, so the program itself times 1 iteration per repetition there,
+and only 3 repetitions at 8192) and reads the medians of the CPU time of
 each benchmark: the time the thread itself ran, which another process on the
 same core does not inflate as it inflates the wall-clock time. The tables:
 
@@ -36,6 +37,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +73,8 @@ def medians(report):
         if entry.get("aggregate_name") != "median":
             continue
         unit = SECONDS[entry.get("time_unit", "ns")]
-        found[entry["run_name"]] = {"cpu": entry["cpu_time"] * unit, "real": entry["real_time"] * unit,
+        name = re.sub(r"/(iterations|repeats):\d+", "", entry["run_name"])  # the capped recompute runs
+        found[name] = {"cpu": entry["cpu_time"] * unit, "real": entry["real_time"] * unit,
                                     "cache_bytes": entry.get("cache_bytes"),
                                     "bytes_per_second": entry.get("bytes_per_second")}
     return found
@@ -96,14 +99,17 @@ def megabytes(count):
 
 
 def cache_sizes():
+    """The L2 and L3 sizes as `getconf -a` reports them (a virtual machine may report odd ones)."""
+    try:
+        listing = subprocess.run(["getconf", "-a"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, check=False).stdout
+    except OSError:
+        return "unknown"
     sizes = []
-    for level, name in ((2, "SC_LEVEL2_CACHE_SIZE"), (3, "SC_LEVEL3_CACHE_SIZE")):
-        try:
-            value = os.sysconf(name)
-        except (ValueError, OSError):
-            value = 0
-        if value and value > 0:
-            sizes.append(f"L{level} {value / 2**20:.0f} MiB")
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("LEVEL2_CACHE_SIZE", "LEVEL3_CACHE_SIZE") and parts[1].isdigit():
+            sizes.append(f"L{parts[0][5]} {int(parts[1]) / 2**20:.0f} MiB")
     return ", ".join(sizes) if sizes else "unknown"
 
 
@@ -118,10 +124,10 @@ def write_tables(report, load_before, load_after, date):
     if max(load_before, load_after) > 2.5:
         load += (" (**a busy machine**: other programs were running, so these times are CPU times of a "
                  "thread that shared its core and its memory bandwidth, and may be slower than on a quiet one)")
-    lines += [f"Measured on {context.get('cpu_model', 'unknown')} (caches as the OS reports them: {cache_sizes()}), "
+    lines += [f"Measured on {context.get('cpu_model', 'unknown')} (caches as `getconf` reports them: {cache_sizes()}), "
               f"one thread, decoding kernels `{context.get('decode_instruction_set', '?')}`, "
               f"{context.get('compiler', '?')} {context.get('mha_build_type', '')}; {load}. "
-              "Each time is the median of 5 repetitions (3 single runs for recomputing at L ≥ 4096) "
+              "Each time is the median of 5 repetitions (single runs for recomputing at L ≥ 4096, only 3 at 8192) "
               "of the thread's CPU time.", ""]
 
     lines += ["**With the cache, or recomputing the prefix.** The time to produce one token's output from one "
