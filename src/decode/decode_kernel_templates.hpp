@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -75,6 +76,45 @@ inline float lane_sum<xsimd::fma3<xsimd::avx2>>(const xsimd::batch<float, xsimd:
 }
 #endif
 
+/// The lane sums of N registers at once, totals[n] = Σ lanes of sums[n]. For
+/// N = 4 on AVX2 and AVX-512 the four are added in one tree of horizontal adds
+/// (hadd adds neighbouring lanes of two registers into one), which ends with
+/// the four totals side by side: about a third of the instructions of four
+/// separate lane_sum calls.
+///
+/// @tparam Arch the instruction set.
+/// @tparam N the registers, 1 to 4.
+/// @param sums N registers.
+/// @param totals N floats, written.
+/// @throws nothing.
+/// @see @ref lesson07
+template <class Arch, std::size_t N>
+void lane_sums(const xsimd::batch<float, Arch>* sums, float* totals) {
+#if XSIMD_WITH_AVX512F
+    if constexpr (N == 4 && std::is_same<Arch, xsimd::avx512f>::value) {
+        __m256 halves[4];  // each register's 16 lanes folded to 8: upper half + lower half
+        for (std::size_t n = 0; n < 4; ++n) {
+            const __m512 all = sums[n];
+            halves[n] = _mm256_add_ps(_mm512_castps512_ps256(all),
+                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(all), 1)));
+        }
+        const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(halves[0], halves[1]), _mm256_hadd_ps(halves[2], halves[3]));
+        _mm_storeu_ps(totals, _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1)));
+        return;
+    }
+#elif XSIMD_WITH_FMA3_AVX2
+    if constexpr (N == 4 && std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) {
+        // [a01 a23 b01 b23 | a45 a67 b45 b67] and the same for c, d; then [a0-3 b0-3 c0-3 d0-3 | a4-7 ...]
+        const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(sums[0], sums[1]), _mm256_hadd_ps(sums[2], sums[3]));
+        _mm_storeu_ps(totals, _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1)));
+        return;
+    }
+#endif
+    for (std::size_t n = 0; n < N; ++n) {
+        totals[n] = lane_sum<Arch>(sums[n]);
+    }
+}
+
 /// Pass 1 for N query heads and one key row: scores[n] = q_n · key, the key
 /// loaded once per chunk of W floats and used by all N dot products.
 ///
@@ -105,9 +145,11 @@ void scores_for_key(const float* queries, const float* key, std::size_t head_dim
             sums[n] = xsimd::fma(batch::load_unaligned(queries + n * head_dim + c), key_chunk, sums[n]);
         }
     }
+    float totals[N];
+    lane_sums<Arch, N>(sums, totals);
 #pragma GCC unroll 4
     for (std::size_t n = 0; n < N; ++n) {
-        float score = lane_sum<Arch>(sums[n]);
+        float score = totals[n];
         for (std::size_t tail = c; tail < head_dim; ++tail) {  // the last d_k % W columns
             score += queries[n * head_dim + tail] * key[tail];
         }
