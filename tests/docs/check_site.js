@@ -56,6 +56,24 @@ const RAW_TEX = ['\\f$', '\\f[', '\\f]', '\\frac', '$$', '\\sqrt', '\\mathrm', '
 // Lessons whose page must show a heatmap, a diagram, a snippet and the example's output.
 const LESSONS_WITH_PICTURES = ['lesson01', 'lesson02', 'lesson03', 'lesson04'];
 
+// Pictures the lessons' examples draw with the course's own code (src/io/heatmap.hpp,
+// src/io/block_diagram.hpp) while the site is built: each must be on its page, be a file of
+// the built site and of no folder of the project (nobody drew it by hand), and be the
+// course's drawing (its root <svg> has the class the drawing function gives it).
+const GENERATED_PICTURES = {
+  lesson02: [{ file: 'lesson02-positional-encoding.svg', kind: 'mha-heatmap', signed: true }],
+  lesson03: [{ file: 'lesson03-split-heads.svg', kind: 'mha-block-diagram', groups: 2 },
+    { file: 'lesson03-packed-projection.svg', kind: 'mha-block-diagram', groups: 6 }],
+  lesson04: [{ file: 'lesson04-concat-heads.svg', kind: 'mha-block-diagram', groups: 2 }],
+};
+
+// Lessons that show several heads in one picture: each such picture must have its switch
+// between all heads and one (site_postprocess.py, mha_figures.js), and the switch must work.
+const LESSONS_WITH_HEAD_SWITCH = ['lesson03', 'lesson04', 'lesson06'];
+
+// A file of src/ named in a lesson's text (not workspace/src/...): it must be a link.
+const SOURCE_FILE_NAME = /(?<![\w/.-])src\/[\w/-]+\.(?:cpp|hpp)\b/g;
+
 // The widths every lesson page is checked at: a laptop's and a phone's.
 const WIDE = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -290,11 +308,58 @@ async function inspectPage(rawTex) {
       }
     }
   }
+  // Every picture's SVG: its class, and its heatmap cells with their hover titles and numbers.
+  const svgs = [];
+  for (const object of document.querySelectorAll('div.image object')) {
+    let inner = null;
+    try {
+      inner = object.contentDocument && object.contentDocument.documentElement;
+    } catch (error) {
+      inner = null;
+    }
+    if (!inner || inner.nodeName.toLowerCase() !== 'svg') {
+      continue;
+    }
+    const heatmapCells = [...inner.querySelectorAll('g.cell')];
+    const gridCells = [...inner.querySelectorAll('.mha-heatmap rect[stroke="#d0d0d0"]')];  // every drawn cell square
+    svgs.push({
+      file: object.data.replace(/^.*\//, ''),
+      className: inner.getAttribute('class') || '',
+      nestedHeatmaps: inner.querySelectorAll('svg.mha-heatmap').length,
+      cells: gridCells.length,
+      titledCells: heatmapCells.map((cell) => ({
+        title: (cell.querySelector('title') || {}).textContent || '',
+        text: (cell.querySelector('text') || {}).textContent || null,
+        hasSquare: Boolean(cell.querySelector('rect')),
+        fill: (cell.querySelector('rect') || { getAttribute: () => '' }).getAttribute('fill'),
+      })),
+      blocks: [...inner.querySelectorAll('g.block')].map((block) => ({
+        title: (block.querySelector('title') || {}).textContent || '',
+        fill: block.querySelector('rect').getAttribute('fill'),
+      })),
+      legend: [...inner.querySelectorAll('rect.legend')].map((swatch) => swatch.getAttribute('fill')),
+      switchButtons: object.parentElement.querySelectorAll('.mha-panel-switch button').length,
+    });
+  }
+  // Names of src/ files in the text (outside code fragments): each must sit inside a link.
+  const sourceNames = [];
+  const textWalker = document.createTreeWalker(document.querySelector('div.contents') || document.body, NodeFilter.SHOW_TEXT);
+  for (let node = textWalker.nextNode(); node; node = textWalker.nextNode()) {
+    if (!node.parentElement || node.parentElement.closest('div.fragment, pre, script, style, div.toc')) {
+      continue;
+    }
+    for (const name of node.textContent.match(window.SOURCE_FILE_NAME) || []) {
+      const link = node.parentElement.closest('a[href]');
+      sourceNames.push({ name, href: link ? link.href : null });
+    }
+  }
   const toc = document.querySelectorAll('div.contents > div.toc a[href^="#"]').length;
   const headings = [...document.querySelectorAll('div.contents h1, div.contents h2, div.contents h3, div.contents h4')]
     .map((heading) => heading.textContent.replace(/\s+/g, ' ').trim());
   return {
     overflow,
+    svgs,
+    sourceNames,
     toc,
     headings,
     tables: document.querySelectorAll('div.contents table').length,
@@ -312,6 +377,153 @@ async function inspectPage(rawTex) {
       lessonNavigation: document.querySelectorAll('div.mha-lesson-nav a').length,
     },
   };
+}
+
+// The heatmaps can be read (every cell's hover title names its query word, key word and
+// weight, and agrees with the percentage printed in it), and the pictures drawn by the
+// course's code are there (GENERATED_PICTURES).
+function checkPictures(lesson, svgs) {
+  const problems = [];
+  for (const svg of svgs) {
+    if (svg.cells === 0) {
+      continue;  // not a heatmap
+    }
+    const titled = svg.titledCells.filter((cell) => cell.hasSquare && cell.title);
+    if (titled.length !== svg.cells) {
+      problems.push(`${svg.file}: ${titled.length} of its ${svg.cells} heatmap cells have a hover title`);
+      continue;
+    }
+    for (const cell of titled) {
+      const weight = cell.title.match(/^query \u201c.+\u201d \u2192 key \u201c.+\u201d: weight (-?[\d.e-]+)$/);
+      const value = cell.title.match(/^.+, .+: (-?[\d.e-]+)$/);
+      if (cell.text !== null && (!weight || Math.round(100 * Number(weight[1])) !== Number(cell.text))) {
+        problems.push(`${svg.file}: a cell shows ${cell.text} but its hover title says "${cell.title}" ` +
+          '(expected: query \u201cword\u201d \u2192 key \u201cword\u201d: weight w, with w in percent the number shown)');
+        break;
+      }
+      if (cell.text === null && !value) {
+        problems.push(`${svg.file}: the hover title "${cell.title}" gives no row, column and value`);
+        break;
+      }
+    }
+  }
+  for (const wanted of GENERATED_PICTURES[lesson] || []) {
+    const svg = svgs.find((item) => item.file === wanted.file);
+    if (!svg) {
+      problems.push(`the picture ${wanted.file}, drawn by the lesson's example, is not on the page`);
+      continue;
+    }
+    const committed = ['lessons', 'docs', 'src'].map((folder) => findFile(path.join(projectDir, folder), wanted.file)).find(Boolean);
+    if (committed) {
+      problems.push(`${wanted.file} is a file of the project (${path.relative(projectDir, committed)}): ` +
+        'it must be drawn by the example while the site is built, not committed');
+    }
+    if (!svg.className.split(/\s+/).includes(wanted.kind)) {
+      problems.push(`${wanted.file} was not drawn by the course's code: its <svg> has class "${svg.className}", ` +
+        `not ${wanted.kind}`);
+    }
+    if (wanted.groups) {
+      const colours = new Set(svg.blocks.map((block) => block.fill));
+      const untitled = svg.blocks.filter((block) => !/, row \d+, column \d+: /.test(block.title)).length;
+      if (svg.legend.length !== wanted.groups || colours.size !== wanted.groups || untitled > 0) {
+        problems.push(`${wanted.file}: ${svg.blocks.length} blocks in ${colours.size} colours, a legend of ` +
+          `${svg.legend.length}, ${untitled} blocks without a hover title (expected ${wanted.groups} colours, ` +
+          'one per head or projection)');
+      }
+    }
+    if (wanted.signed) {
+      const values = svg.titledCells.map((cell) => Number((cell.title.match(/: (-?[\d.e-]+)$/) || [])[1]));
+      if (!(Math.min(...values) < -0.5 && Math.max(...values) > 0.5)) {
+        problems.push(`${wanted.file}: expected values on both sides of 0 (sines and cosines), found ` +
+          `${Math.min(...values)} to ${Math.max(...values)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+// A file somewhere under `folder` (not in build folders or node_modules), or null.
+function findFile(folder, name) {
+  if (!fs.existsSync(folder)) {
+    return null;
+  }
+  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory() && !['build', 'node_modules', '.git'].includes(entry.name)) {
+      const found = findFile(full, name);
+      if (found) {
+        return found;
+      }
+    } else if (entry.name === name) {
+      return full;
+    }
+  }
+  return null;
+}
+
+// Every src/ file a lesson names is a link to a page of the site that shows it.
+function checkSourceLinks(origin, sourceNames) {
+  const problems = [];
+  const reported = new Set();
+  for (const { name, href } of sourceNames) {
+    if (reported.has(name)) {
+      continue;
+    }
+    if (!href) {
+      reported.add(name);
+      problems.push(`${name} is named but is not a link to its page`);
+      continue;
+    }
+    const problem = checkTarget(origin, href);
+    const file = path.join(root, decodeURIComponent(new URL(href).pathname));
+    const base = path.basename(name);
+    if (problem || !fs.readFileSync(file, 'utf8').includes(base)) {
+      reported.add(name);
+      problems.push(`${name} links to ${href.replace(origin, '')}, which ${problem || `does not mention ${base}`}`);
+    }
+  }
+  return problems;
+}
+
+// The switch before a picture of several heads: a head's button shows that head alone (a
+// picture of its own, narrower, with one heatmap), "All heads" brings every head back.
+async function checkHeadSwitch(page, svgs) {
+  const problems = [];
+  const withSwitch = svgs.filter((svg) => svg.nestedHeatmaps > 1 && svg.switchButtons > 1);
+  if (withSwitch.length === 0) {
+    return ['no picture of several heads has a switch between all heads and one (span.mha-panel-switch)'];
+  }
+  const state = () => page.evaluate(() => {
+    const group = document.querySelector('.mha-panel-switch');
+    const object = group.parentElement.querySelector('object');
+    const inner = object.contentDocument && object.contentDocument.documentElement;
+    return {
+      data: object.getAttribute('data'),
+      width: object.getBoundingClientRect().width,
+      heatmaps: inner ? inner.querySelectorAll('svg.mha-heatmap').length + (inner.classList.contains('mha-heatmap') ? 1 : 0) : -1,
+      pressed: [...group.querySelectorAll('button')].map((button) => button.getAttribute('aria-pressed')),
+    };
+  });
+  const loaded = () => page.waitForFunction(() => {
+    const object = document.querySelector('.mha-panel-switch').parentElement.querySelector('object');
+    return object.contentDocument && object.contentDocument.readyState === 'complete' && object.contentDocument.documentElement.nodeName.toLowerCase() === 'svg';
+  }, null, { timeout: 10000 });
+  const all = await state();
+  await page.click('.mha-panel-switch button:nth-of-type(2)');
+  await loaded();
+  const one = await state();
+  if (!/\.panel-1\.svg$/.test(one.data) || one.heatmaps !== 1 || one.pressed[1] !== 'true' || one.width >= all.width) {
+    problems.push(`the head switch: its second button showed ${one.data} with ${one.heatmaps} heatmap(s), ` +
+      `${Math.round(one.width)} px wide (all heads: ${all.data}, ${all.heatmaps}, ${Math.round(all.width)} px); ` +
+      'expected the first head alone, narrower');
+  }
+  await page.click('.mha-panel-switch button:nth-of-type(1)');
+  await loaded();
+  const back = await state();
+  if (back.data !== all.data || back.heatmaps !== all.heatmaps || back.pressed[0] !== 'true') {
+    problems.push(`the head switch: "All heads" showed ${back.data} with ${back.heatmaps} heatmaps, not ${all.data}`);
+  }
+  return problems;
 }
 
 // What each open page loaded from outside the site (filled in by the context's route).
@@ -348,7 +560,10 @@ async function checkPage(context, origin, name, viewport) {
   await page.evaluate(() => new Promise((resolve) => window.MathJax.Hub.Queue(resolve)));
   await page.waitForLoadState('networkidle', { timeout: 30000 });
 
-  await page.evaluate((px) => { window.SMALLEST_FIGURE_TEXT_PX = px; }, SMALLEST_FIGURE_TEXT_PX);
+  await page.evaluate(([px, sourceName]) => {
+    window.SMALLEST_FIGURE_TEXT_PX = px;
+    window.SOURCE_FILE_NAME = new RegExp(sourceName, 'g');
+  }, [SMALLEST_FIGURE_TEXT_PX, SOURCE_FILE_NAME.source]);
   const seen = await page.evaluate(inspectPage, RAW_TEX);
   for (const tex of seen.rawTex) {
     problems.push(`raw TeX on the page: ${tex}`);
@@ -404,6 +619,14 @@ async function checkPage(context, origin, name, viewport) {
     }
   } else if (/^lesson\d\d$/.test(lesson) && counts.lessonNavigation === 0) {
     problems.push('the lesson page has no link to the previous and next lesson');
+  }
+
+  if (isLesson) {
+    problems.push(...checkPictures(lesson, seen.svgs));
+    problems.push(...checkSourceLinks(origin, seen.sourceNames));
+    if (!phone && LESSONS_WITH_HEAD_SWITCH.includes(lesson)) {
+      problems.push(...await checkHeadSwitch(page, seen.svgs));
+    }
   }
 
   // Screenshots: the first screen; then, with the page grown to its full length (Doxygen's
