@@ -224,6 +224,7 @@ def write_source_pages(folder):
 
 def convert_prose(prose, here):
     formulas = []  # each formula waits here until emphasis is done, so that its * are safe
+    in_link_text = []  # not empty while the text of a [link](target) is converted
 
     def set_aside(formula, mark):  # mark: \0 inline, \1 display
         formulas.append(formula)
@@ -232,13 +233,15 @@ def convert_prose(prose, here):
     def replace(match):
         if match["code"] and match["ticks"] == "`" and "'" in match["code"]:
             return "`" + match["code"] + "`"  # Doxygen 1.9.4 reads `it's` as a `quote'
-        if match["code"]:
-            return source_link(match["code"]) or match["code"]
+        if match["code"]:  # a src/ file named in code font links to its page, unless already in a link's text
+            return (not in_link_text and source_link(match["code"])) or match["code"]
         if match["display"] is not None:
             return set_aside(r"\f[" + match["display"] + r"\f]", "\1")
         if match["inline"] or match["dollar_code"]:
             return set_aside(r"\f$" + (match["inline"] or match["dollar_code"]) + r"\f$", "\0")
+        in_link_text.append(True)
         text = TOKEN.sub(replace, match["text"])  # math inside the link text
+        in_link_text.pop()
         return rewrite_link(text, match["target"], here) or f"[{text}]({match['target']})"
 
     def html_emphasis(match):  # Doxygen 1.9.4 drops emphasis around math or after *(

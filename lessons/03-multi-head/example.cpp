@@ -184,7 +184,7 @@ void draw_split_heads(const mha::Matrix& toy, std::size_t H) {
         return mha::BlockMatrix{std::move(caption), values, groups_of(values, head_of), column_block, 0};
     };
     std::vector<mha::BlockStep> steps;
-    steps.push_back({"Q (L, E) = (4, 6): each entry is its place in memory", {block("Q (4, 6)", toy, d_k)}});
+    steps.push_back({"Q (L, E) = (4, 6): each entry is its place in memory", {block("Q (4, 6)", toy, 0)}});
     steps.push_back({"Q in memory, row after row: the heads alternate", {block("memory", memory_row(reshaped), 0)}});
     const mha::Matrix reshaped_rows = xt::reshape_view(reshaped, std::vector<std::size_t>{L, H * d_k});  // (L, H·d_k)
     steps.push_back({"reshape to (L, H, d_k) = (4, 2, 3): no number moves",

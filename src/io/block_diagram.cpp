@@ -131,7 +131,7 @@ std::string svg_block_diagram(const std::vector<BlockStep>& steps, const std::ve
         step_heights.push_back(step_caption_height + height);
     }
     double width = std::max({*std::max_element(step_widths.begin(), step_widths.end()), legend_width,
-                             static_cast<double>(utf8_characters(title)) * 9.0});
+                             static_cast<double>(utf8_characters(title)) * 10.5});  // bold 16 px
     width = std::ceil(width + 2 * margin);
     double height = margin + title_height + legend_height;
     for (const double step_height : step_heights) {

@@ -23,8 +23,17 @@
 //     scroll inside its own box, overflow-x: auto), or a heatmap whose smallest text is
 //     shrunk below 9 px, or a diagram cut off by its frame; at 1280 px, a display formula
 //     wider than its column (it may scroll only on a phone).
+//   - is a lesson page with a heatmap cell without its hover title (query word, key word,
+//     weight, agreeing with the percentage the cell shows), or without the pictures its
+//     example draws with the course's code (GENERATED_PICTURES: the positional encodings,
+//     split_heads, the packed in_proj_weight, concat_heads), or with such a picture that is
+//     a committed file rather than this build's,
+//   - names a file of src/ in its text without a link to a page that shows it,
+//   - (lessons 3, 4, 6, at 1280 px) shows several heads in one picture without a switch
+//     between all heads and one, or with a switch that does not show one head alone.
 // Every lesson page is checked twice: at 1280 px wide and at a phone's 390 px.
-// The sidebar must show every title whole. And the search box, on the main page opened
+// The sidebar must show every title whole, and no page twice among its first entries (the
+// main page was both the tree's root and its first child). And the search box, on the main page opened
 // from file://, must find the lessons that teach "positional", "causal" and "online softmax".
 // It saves a screenshot of each page's first screen (NAME.png), of the whole page
 // (NAME-full.png), and of every picture and diagram on it (NAME-picture-N.png) in
@@ -629,6 +638,37 @@ async function checkPage(context, origin, name, viewport) {
     }
   }
 
+  if (name === 'index.html' && !phone) {  // the sidebar, on the main page (before the screenshots hide it)
+    const tree = await page.evaluate(() => [...document.querySelectorAll('#nav-tree .label')].slice(0, 12).map((label) => {
+      const item = label.closest('.item');
+      const box = label.getBoundingClientRect();
+      const side = document.getElementById('nav-tree').getBoundingClientRect();
+      const link = label.querySelector('a[href]') || label.closest('a[href]');
+      return {
+        text: label.textContent.trim(),
+        page: link ? link.href.split('#')[0] : null,
+        shown: box.width > 0 && box.height > 0,
+        cut: box.width > 0 && box.right > side.right + 1,
+        tall: item.getBoundingClientRect().height,
+      };
+    }));
+    for (const entry of tree.filter((item) => item.cut)) {
+      problems.push(`the sidebar cuts off "${entry.text}"`);
+    }
+    const shown = tree.filter((entry) => entry.shown);
+    const names = shown.map((entry) => entry.text.toLowerCase());
+    if (names.length > 1 && (names[1].startsWith(names[0]) || names[0].startsWith(names[1]))) {
+      problems.push(`the sidebar's two top entries are near-identical: "${shown[0].text}", "${shown[1].text}"`);
+    }
+    // One entry per page: the main page (the tree's root) must not come again as its first child.
+    for (let i = 0; i < shown.length; ++i) {
+      const again = shown.slice(i + 1).find((entry) => entry.page && entry.page === shown[i].page);
+      if (again) {
+        problems.push(`the sidebar lists ${shown[i].page.replace(/^.*\//, '')} twice: "${shown[i].text}" and "${again.text}"`);
+        break;
+      }
+    }
+  }
   // Screenshots: the first screen; then, with the page grown to its full length (Doxygen's
   // page scrolls inside #doc-content), every picture and diagram, and the whole page.
   const base = path.join(screenshotDir, phone ? `${lesson}-${viewport.width}` : lesson);
@@ -643,21 +683,6 @@ async function checkPage(context, origin, name, viewport) {
   // thousands of pixels long, and its full screenshot took over 30 s on a busy machine.
   if (isLesson) {
     await page.screenshot({ path: `${base}-full.png`, fullPage: true, timeout: 120000 });
-  }
-  if (name === 'index.html' && !phone) {  // the sidebar, on the main page
-    const tree = await page.evaluate(() => [...document.querySelectorAll('#nav-tree .label')].slice(0, 12).map((label) => {
-      const item = label.closest('.item');
-      const box = label.getBoundingClientRect();
-      const side = document.getElementById('nav-tree').getBoundingClientRect();
-      return { text: label.textContent.trim(), cut: box.width > 0 && box.right > side.right + 1, tall: item.getBoundingClientRect().height };
-    }));
-    for (const entry of tree.filter((item) => item.cut)) {
-      problems.push(`the sidebar cuts off "${entry.text}"`);
-    }
-    const names = tree.map((entry) => entry.text.toLowerCase());
-    if (names.length > 1 && (names[1].startsWith(names[0]) || names[0].startsWith(names[1]))) {
-      problems.push(`the sidebar's two top entries are near-identical: "${tree[0].text}", "${tree[1].text}"`);
-    }
   }
   for (const url of outsideOf.get(page)) {
     problems.push(`loads something from outside the site: ${url}`);
