@@ -4,6 +4,8 @@
 // Every weight here is random (seeded, so the run is the same on every machine):
 // nothing has been trained. The example shows the mechanics and the shapes;
 // the pattern of the attention weights carries no meaning yet.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps
+// and the positional encodings, as SVG.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

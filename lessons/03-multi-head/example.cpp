@@ -5,6 +5,8 @@
 // the patterns carry no linguistic meaning: what this example shows is that the
 // heads DIFFER, that the packed projection PyTorch uses gives exactly the same
 // numbers, and what changes when you use more, smaller heads.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps,
+// split_heads on a toy matrix and the packed in_proj_weight cut in three, as SVG.
 //
 //   ./build/default/lessons/lesson03-example       4 heads (d_k = 4)
 //   ./build/default/lessons/lesson03-example 8     8 heads (d_k = 2)

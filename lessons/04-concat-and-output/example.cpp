@@ -5,6 +5,8 @@
 // untrained: the example shows the mechanics and the shapes, not meaning.
 // It runs the module three ways: self-attention, cross-attention (L != S), and
 // a padded batch of two sentences with a key_padding_mask.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps
+// and concat_heads on lesson 3's toy heads, as SVG.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

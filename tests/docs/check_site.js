@@ -29,6 +29,8 @@
 //     split_heads, the packed in_proj_weight, concat_heads), or with such a picture that is
 //     a committed file rather than this build's,
 //   - names a file of src/ in its text without a link to a page that shows it,
+//   - (lessons 1-4, at 390 px) does not show a heatmap cell's title under its picture when
+//     the cell is tapped,
 //   - (lessons 3, 4, 6, at 1280 px) shows several heads in one picture without a switch
 //     between all heads and one, or with a switch that does not show one head alone.
 // Every lesson page is checked twice: at 1280 px wide and at a phone's 390 px.
@@ -494,6 +496,20 @@ function checkSourceLinks(origin, sourceNames) {
   return problems;
 }
 
+// On a phone, which shows no hover titles: a tap on a heatmap's cell writes its title (query
+// word, key word, weight) under the picture (mha_figures.js).
+async function checkTap(page) {
+  const frame = page.frames().find((item) => /\.svg$/.test(item.url()) && item !== page.mainFrame());
+  const cell = frame && await frame.$('g.cell');
+  if (!cell) {
+    return ['no heatmap cell to tap on the page'];
+  }
+  const title = await cell.evaluate((element) => element.querySelector('title').textContent);
+  await cell.dispatchEvent('click');
+  const shown = await page.evaluate(() => [...document.querySelectorAll('.mha-cell-readout')].map((line) => line.textContent));
+  return shown.includes(title) ? [] : [`a tap on a heatmap cell ("${title}") did not show its title under the picture: ${JSON.stringify(shown)}`];
+}
+
 // The switch before a picture of several heads: a head's button shows that head alone (a
 // picture of its own, narrower, with one heatmap), "All heads" brings every head back.
 async function checkHeadSwitch(page, svgs) {
@@ -635,6 +651,9 @@ async function checkPage(context, origin, name, viewport) {
     problems.push(...checkSourceLinks(origin, seen.sourceNames));
     if (!phone && LESSONS_WITH_HEAD_SWITCH.includes(lesson)) {
       problems.push(...await checkHeadSwitch(page, seen.svgs));
+    }
+    if (phone && LESSONS_WITH_PICTURES.includes(lesson)) {
+      problems.push(...await checkTap(page));
     }
   }
 
