@@ -499,8 +499,10 @@ function checkSourceLinks(origin, sourceNames) {
 // On a phone, which shows no hover titles: a tap on a heatmap's cell writes its title (query
 // word, key word, weight) under the picture (mha_figures.js).
 async function checkTap(page) {
-  const frame = page.frames().find((item) => /\.svg$/.test(item.url()) && item !== page.mainFrame());
-  const cell = frame && await frame.$('g.cell');
+  let cell = null;
+  for (const frame of page.frames().filter((item) => /\.svg$/.test(item.url()) && item !== page.mainFrame())) {
+    cell = cell || await frame.$('g.cell');  // the first heatmap's first cell
+  }
   if (!cell) {
     return ['no heatmap cell to tap on the page'];
   }
