@@ -5,7 +5,7 @@
 //
 // Serves HTML_DIR (the built site) on 127.0.0.1, opens the main page, every lesson
 // page (one per lessons/NN-*/README.md of PROJECT_DIR), the exercises page, the
-// glossary, the API index and a few API pages in Debian's headless Chromium
+// glossary, the API index, a few API pages, the list of source files and one of them in Debian's headless Chromium
 // (/usr/bin/chromium, driven by playwright-core, which downloads no browser), and
 // fails when a page
 //   - has a JavaScript error (an uncaught exception or a console error),
@@ -144,7 +144,8 @@ function pagesToCheck() {
     .sort()
     .map((name) => `lesson${name.slice(0, 2)}.html`);
   return ['index.html', ...lessons, 'exercises.html', 'glossary.html', 'api.html', 'namespacemha.html',
-    'attention_8hpp.html', 'heatmap_8hpp.html', 'structmha_1_1MultiHeadAttention.html'];
+    'attention_8hpp.html', 'heatmap_8hpp.html', 'structmha_1_1MultiHeadAttention.html',
+    'sources.html', 'source_reference_attention_heads_cpp.html'];
 }
 
 // Does the site hold this file, and (for page#anchor) this anchor?
