@@ -173,6 +173,7 @@ int main() {
     }
     mha::write_figure("lesson02-positional-encoding.svg",
                       mha::svg_signed_heatmap(encodings, position_labels, column_labels,
-                                              "PE (24, 16): sinusoidal_positional_encoding(24, 16)"));
+                                              "PE " + mha::shape_string(encodings) + ": sinusoidal_positional_encoding(" +
+                                                  std::to_string(shown_positions) + ", " + std::to_string(d_model) + ")"));
     return 0;
 }

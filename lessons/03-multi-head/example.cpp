@@ -185,17 +185,27 @@ void draw_split_heads(const mha::Matrix& toy, std::size_t H) {
     const auto block = [&](std::string caption, const mha::Matrix& values, std::size_t column_block) {
         return mha::BlockMatrix{std::move(caption), values, groups_of(values, head_of), column_block, 0};
     };
+    const auto shape = [](std::vector<std::size_t> sizes) {  // "(4, 2, 3)"
+        std::string text = "(";
+        for (std::size_t k = 0; k < sizes.size(); ++k) {
+            text += (k > 0 ? ", " : "") + std::to_string(sizes[k]);
+        }
+        return text + ")";
+    };
     std::vector<mha::BlockStep> steps;
-    steps.push_back({"Q (L, E) = (4, 6): each entry is its place in memory", {block("Q (4, 6)", toy, 0)}});
+    steps.push_back({"Q (L, E) = " + shape({L, E}) + ": each entry is its place in memory",
+                     {block("Q " + shape({L, E}), toy, 0)}});
     steps.push_back({"Q in memory, row after row: the heads alternate", {block("memory", memory_row(reshaped), 0)}});
     const mha::Matrix reshaped_rows = xt::reshape_view(reshaped, std::vector<std::size_t>{L, H * d_k});  // (L, H·d_k)
-    steps.push_back({"reshape to (L, H, d_k) = (4, 2, 3): no number moves",
+    steps.push_back({"reshape to (L, H, d_k) = " + shape({L, H, d_k}) + ": no number moves",
                      {block("row = token, then H blocks of d_k", reshaped_rows, d_k)}});
     std::vector<mha::BlockMatrix> head_blocks;
     for (std::size_t i = 0; i < H; ++i) {
-        head_blocks.push_back(block("split_heads(Q, 2)[" + std::to_string(i) + "] (4, 3)", heads[i], 0));
+        head_blocks.push_back(block("split_heads(Q, " + std::to_string(H) + ")[" + std::to_string(i) + "] " +
+                                        shape({L, d_k}),
+                                    heads[i], 0));
     }
-    steps.push_back({"transpose to (H, L, d_k) = (2, 4, 3): one (L, d_k) block per head", head_blocks});
+    steps.push_back({"transpose to (H, L, d_k) = " + shape({H, L, d_k}) + ": one (L, d_k) block per head", head_blocks});
     steps.push_back({"in memory after the transpose: each head's numbers together",
                      {block("memory", memory_row(transposed), L * d_k)}});
     std::vector<std::string> legend;
@@ -203,7 +213,8 @@ void draw_split_heads(const mha::Matrix& toy, std::size_t H) {
         legend.push_back("head " + std::to_string(i));
     }
     mha::write_figure("lesson03-split-heads.svg",
-                      mha::svg_block_diagram(steps, legend, "split_heads(Q, 2): reshape, then transpose"));
+                      mha::svg_block_diagram(steps, legend,
+                                             "split_heads(Q, " + std::to_string(H) + "): reshape, then transpose"));
 }
 
 // PyTorch's packed in_proj_weight (3E, E) for E = 6, H = 2, each entry its row number,
@@ -233,10 +244,13 @@ void draw_packed_projection(std::size_t E, std::size_t H) {
         }
     }
     const std::vector<mha::BlockStep> steps = {
-        {"in_proj_weight (3E, E) = (18, 6), E = 6, H = 2: each entry is its row", {block("in_proj_weight (18, 6)", packed.weight)}},
+        {"in_proj_weight (3E, E) = " + mha::shape_string(packed.weight) + ", E = " + std::to_string(E) +
+             ", H = " + std::to_string(H) + ": each entry is its row",
+         {block("in_proj_weight " + mha::shape_string(packed.weight), packed.weight)}},
         {"split_packed_projection: rows [0, E), [E, 2E), [2E, 3E)",
-         {block("W_q (6, 6)", cut.query.weight), block("W_k (6, 6)", cut.key.weight),
-          block("W_v (6, 6)", cut.value.weight)}},
+         {block("W_q " + mha::shape_string(cut.query.weight), cut.query.weight),
+          block("W_k " + mha::shape_string(cut.key.weight), cut.key.weight),
+          block("W_v " + mha::shape_string(cut.value.weight), cut.value.weight)}},
     };
     mha::write_figure("lesson03-packed-projection.svg",
                       mha::svg_block_diagram(steps, legend, "in_proj_weight cut into W_q, W_k, W_v"));

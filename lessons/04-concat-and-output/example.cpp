@@ -86,12 +86,13 @@ void draw_concat_heads() {
     std::vector<mha::BlockMatrix> head_blocks;
     std::vector<std::string> legend;
     for (std::size_t i = 0; i < H; ++i) {
-        head_blocks.push_back(block("head " + std::to_string(i) + " output (4, 3)", heads[i], 0));
+        head_blocks.push_back(block("head " + std::to_string(i) + " output " + mha::shape_string(heads[i]), heads[i], 0));
         legend.push_back("head " + std::to_string(i));
     }
     const std::vector<mha::BlockStep> steps = {
-        {"H = 2 head outputs, each (L, d_k) = (4, 3)", head_blocks},
-        {"concat_heads: side by side, (L, H d_k) = (4, 6)", {block("concat_heads(heads) (4, 6)", joined, d_k)}},
+        {"H = " + std::to_string(H) + " head outputs, each (L, d_k) = " + mha::shape_string(heads[0]), head_blocks},
+        {"concat_heads: side by side, (L, H d_k) = " + mha::shape_string(joined),
+         {block("concat_heads(heads) " + mha::shape_string(joined), joined, d_k)}},
     };
     mha::write_figure("lesson04-concat-heads.svg",
                       mha::svg_block_diagram(steps, legend, "concat_heads: the heads side by side again"));
