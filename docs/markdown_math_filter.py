@@ -15,6 +15,9 @@ Outside fenced code blocks and `code spans` this filter rewrites
     [t](../../src/reference/attention.hpp)  ->  [t](@ref reference/attention.hpp)
     [t](example.cpp)                ->  [t](@ref lesson01_example) (the example's page,
                                         which docs/CMakeLists.txt writes)
+    [t](../../src/reference/softmax.cpp)  ->  [t](@ref source_reference_softmax_cpp): the
+                                        page of a .cpp file a lesson names (--write-source-pages)
+    `src/reference/softmax.cpp`     ->  the same, as a link in code font (a .hpp: its API page)
     [t](../src/), [t](x.cpp)        ->  t (`src/`): files the site does not contain
 
 It also gives the first "# Title" of lessons/NN-slug/README.md the label
@@ -60,6 +63,7 @@ line <!-- benchmarks -->, or else at its end (the chart, then the table, as
 
 Usage: python3 markdown_math_filter.py FILE.md   (writes the result to stdout)
        python3 markdown_math_filter.py --check-excerpts OUTPUT_DIR README.md...
+       python3 markdown_math_filter.py --write-source-pages FOLDER   (prints the pages' paths, ;-separated)
 """
 import html
 import re
@@ -120,6 +124,8 @@ def rewrite_link(text, target, here):
         ref = path.relative_to(ROOT / "src").as_posix()  # such as reference/attention.hpp
     elif path.name == "example.cpp" and path.parent.parent == ROOT / "lessons" and LESSON_DIR.match(path.parent.name):
         ref = f"lesson{LESSON_DIR.match(path.parent.name)[1]}_example"  # its page, docs/example_page.md.in
+    elif path.suffix == ".cpp" and path.is_relative_to(ROOT / "src") and path.relative_to(ROOT).as_posix() in named_sources():
+        ref = source_label(path.relative_to(ROOT).as_posix())  # its page, written by --write-source-pages
     else:
         ref = None
     code = re.fullmatch(r"`([^`]+)`", text)
@@ -136,8 +142,89 @@ def rewrite_link(text, target, here):
     return f"{text} (`{shown}{'/' if target.endswith('/') else ''}`)"
 
 
+# ---- Pages for the source files the lessons name ----
+# A lesson that names src/reference/softmax.cpp, as a link or as `src/reference/softmax.cpp`,
+# gets a link to that file's page: for a header, its API page (reference/softmax.hpp); for a
+# .cpp file, a page showing the whole file, which --write-source-pages writes (docs/CMakeLists.txt
+# runs it when it configures the site) and labels source_reference_softmax_cpp.
+SOURCE_NAME = re.compile(r"(?<![\w/.-])src/[\w/-]+\.(?:cpp|hpp)\b")  # not workspace/src/...
+_named_sources = None
+
+
+def source_label(relative):
+    """The page label of a source file: src/reference/softmax.cpp -> source_reference_softmax_cpp."""
+    return "source_" + re.sub(r"[^A-Za-z0-9]", "_", relative.removeprefix("src/"))
+
+
+def named_sources():
+    """The .cpp files of src/ that the lessons name (relative to the project, such as
+    src/reference/softmax.cpp), in a link or in the text: each gets a page."""
+    global _named_sources
+    if _named_sources is None:
+        found = set()
+        for readme in sorted((ROOT / "lessons").glob("[0-9][0-9]-*/README.md")):
+            text = readme.read_text(encoding="utf-8-sig")
+            targets = [(readme.parent / target.split("#")[0]).resolve()
+                       for target in re.findall(r"\]\(([^)\s]+\.cpp)(?:#[^)]*)?\)", text)]
+            targets += [ROOT / name for name in SOURCE_NAME.findall(text)]
+            found |= {path.relative_to(ROOT).as_posix() for path in targets
+                      if path.suffix == ".cpp" and path.is_relative_to(ROOT / "src") and path.is_file()}
+        _named_sources = sorted(found)
+    return _named_sources
+
+
+def source_link(code):
+    """`src/reference/softmax.cpp` (a code span naming a file of src/) as a link to its page, else None."""
+    name = re.fullmatch(r"`(src/[\w/-]+\.(?:cpp|hpp))`", code)
+    if not name or not (ROOT / name[1]).is_file():
+        return None
+    if name[1].endswith(".hpp"):
+        return f"<code>[{name[1]}](@ref {name[1].removeprefix('src/')})</code>"
+    if name[1] in named_sources():
+        return f"<code>[{name[1]}](@ref {source_label(name[1])})</code>"
+    return None
+
+
+def write_source_pages(folder):
+    """Writes a page per named .cpp file, and sources.md listing them as subpages; prints their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    titles = {label: title for label, title, _ in lessons()}
+    pages = []
+    for relative in named_sources():
+        namers = [label for label, _, directory in lessons()
+                  if relative in (directory / "README.md").read_text(encoding="utf-8-sig")
+                  or relative.removeprefix("src/") in (directory / "README.md").read_text(encoding="utf-8-sig")]
+        header = Path(relative).with_suffix(".hpp")
+        lines = [f"# {relative} {{#{source_label(relative)}}}", "",
+                 f"The whole of `{relative}`, as it is in this version of the course (the site's build "
+                 "writes this page from the file itself)."]
+        lines.append("")
+        if namers:
+            lines.append("- Taught in: " + ", ".join(f'@ref {label} {doxygen_string(titles[label])}' for label in namers))
+        if (ROOT / header).is_file():
+            lines.append(f"- What it declares, with shapes and errors: @ref {header.as_posix().removeprefix('src/')}")
+        lines += ["", f"\\include{{lineno}} {relative}", ""]
+        page = folder / f"{source_label(relative)}.md"
+        text = "\n".join(lines)
+        if not page.is_file() or page.read_text(encoding="utf-8") != text:
+            page.write_text(text, encoding="utf-8")
+        pages.append(page)
+    index = folder / "sources.md"
+    text = "\n".join(["# Source files the lessons name {#sources}", "",
+                      "Each `.cpp` file of `src/` that a lesson names, whole, with line numbers. "
+                      "The headers have their own pages in the API reference.", ""]
+                     + [f"- @subpage {source_label(relative)}" for relative in named_sources()]) + "\n"
+    if not index.is_file() or index.read_text(encoding="utf-8") != text:
+        index.write_text(text, encoding="utf-8")
+    for stale in set(folder.glob("source_*.md")) - set(pages):
+        stale.unlink()
+    print(";".join(str(path) for path in [index] + pages))
+
+
 def convert_prose(prose, here):
     formulas = []  # each formula waits here until emphasis is done, so that its * are safe
+    in_link_text = []  # not empty while the text of a [link](target) is converted
 
     def set_aside(formula, mark):  # mark: \0 inline, \1 display
         formulas.append(formula)
@@ -146,13 +233,15 @@ def convert_prose(prose, here):
     def replace(match):
         if match["code"] and match["ticks"] == "`" and "'" in match["code"]:
             return "`" + match["code"] + "`"  # Doxygen 1.9.4 reads `it's` as a `quote'
-        if match["code"]:
-            return match["code"]
+        if match["code"]:  # a src/ file named in code font links to its page, unless already in a link's text
+            return (not in_link_text and source_link(match["code"])) or match["code"]
         if match["display"] is not None:
             return set_aside(r"\f[" + match["display"] + r"\f]", "\1")
         if match["inline"] or match["dollar_code"]:
             return set_aside(r"\f$" + (match["inline"] or match["dollar_code"]) + r"\f$", "\0")
+        in_link_text.append(True)
         text = TOKEN.sub(replace, match["text"])  # math inside the link text
+        in_link_text.pop()
         return rewrite_link(text, match["target"], here) or f"[{text}]({match['target']})"
 
     def html_emphasis(match):  # Doxygen 1.9.4 drops emphasis around math or after *(
@@ -430,6 +519,9 @@ def check_excerpts(output_dir, readmes):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--write-source-pages"] and len(sys.argv) == 3:
+        write_source_pages(sys.argv[2])
+        sys.exit(0)
     if sys.argv[1:2] == ["--check-excerpts"]:
         found = check_excerpts(sys.argv[2], sys.argv[3:])
         for problem in found:

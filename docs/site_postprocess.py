@@ -11,14 +11,18 @@ Rewrites the generated pages in place, and writes one file:
 - Pictures the examples drew (heatmaps): each gets a minimum width at which its
   smallest text (the numbers) is still 9 px; on a narrower screen its box scrolls sideways
   instead of shrinking the numbers (course.css: div.image scrolls).
+- Pictures of several heatmaps (svg_side_by_side: one per head): a row of buttons before
+  each, "All heads" and one per panel, which mha_figures.js uses to show one head at a
+  time; each panel is written as a file of its own (NAME.panel-N.svg).
 - A table of contents, in Doxygen's own markup (div.toc, which doxygen-awesome's
   interactive table of contents picks up), on every lesson page, from its headings.
-- The sidebar's second entry, the main page under its own long title right below
-  the project's name, is called "Course home".
+- The sidebar has one top entry for the main page, "Course home" (Doxygen lists the main
+  page twice: as the tree's root, under the project's name, and as its first child).
 - mha_search_index.js: the full text of the lessons and the course's other pages,
   section by section (and the start of each API page's sections), for the search box of every page (mha_search.js). A <script>
   file rather than JSON, because a page opened from file:// may not fetch().
 """
+import html
 import json
 import re
 import sys
@@ -65,13 +69,72 @@ def readable_figures(page, html_dir):
         found = svg_size_and_smallest_text(html_dir / source)
         if not found or "min-width" in tag:
             return tag
-        width, smallest = found
-        minimum = width * min(1.0, SMALLEST_TEXT_PX / smallest)
-        style = f"width: {round(width)}px; min-width: {round(minimum)}px;"
+        width, minimum = sizes_of(html_dir / source)
+        style = f"width: {width}px; min-width: {minimum}px;"
         if 'style="' in tag:
             return tag.replace('style="', f'style="{style} ', 1)
         return tag.replace("<object ", f'<object style="{style}" ', 1)
     return re.sub(r'<object type="image/svg\+xml" data="([^"]+\.svg)"[^>]*>', sized, page)
+
+
+NESTED_PANEL = re.compile(r'<svg x="([\d.]+)" y="([\d.]+)"(.*?</svg>)', re.S)  # svg_side_by_side's panels
+
+
+def panels_of(svg_text):
+    """The panels of a picture svg_side_by_side composed: [(title, standalone SVG text)]."""
+    if not svg_text.lstrip().startswith("<svg") or svg_text.count("<svg") < 3:
+        return []
+    body = svg_text[svg_text.index(">") + 1:]  # inside the outer <svg>
+    panels = []
+    for match in NESTED_PANEL.finditer(body):
+        inner = "<svg" + match[3] + "\n"
+        title = re.search(r'font-weight="bold"[^>]*>([^<]*)</text>', inner)
+        panels.append((html.unescape(title[1]) if title else f"Panel {len(panels) + 1}", inner))
+    return panels if len(panels) > 1 else []
+
+
+def panel_switches(page, html_dir):
+    """Before each picture of several heatmaps (one per head, say), a row of buttons that shows
+    all of them or one at a time (mha_figures.js swaps the picture). Each panel becomes a file
+    of its own, NAME.panel-N.svg, with the width that keeps its numbers readable."""
+    if "mha-panel-switch" in page:
+        return page
+
+    def switch(match):
+        tag, source = match[0], match[1]
+        picture = html_dir / source
+        try:
+            panels = panels_of(picture.read_text(encoding="utf-8"))
+        except OSError:
+            return tag
+        if not panels:
+            return tag
+        choices = []
+        width, minimum = sizes_of(picture)
+        everything = "All heads" if all("head" in title.lower() for title, _ in panels) else "All"
+        choices.append((everything, source, width, minimum))
+        for number, (title, text) in enumerate(panels, start=1):
+            name = f"{source[:-4]}.panel-{number}.svg"
+            (html_dir / name).write_text(text, encoding="utf-8")
+            width, minimum = sizes_of(html_dir / name)
+            choices.append((title, name, width, minimum))
+        buttons = "".join(
+            f'<button type="button" data-src="{html.escape(name)}" data-width="{w}" data-min-width="{m}"'
+            f' aria-pressed="{"true" if index == 0 else "false"}">{html.escape(title)}</button>'
+            for index, (title, name, w, m) in enumerate(choices))
+        return (f'<span class="mha-panel-switch" role="group" aria-label="Show every panel or one">'
+                f'<span class="mha-panel-switch-label">Show:</span>{buttons}</span>' + tag)
+    return re.sub(r'<object type="image/svg\+xml" data="([^"]+\.svg)"[^>]*>', switch, page)
+
+
+def sizes_of(svg_file):
+    """(width, min-width) in px for a picture: its own width, and the narrowest at which its
+    smallest text is still SMALLEST_TEXT_PX."""
+    found = svg_size_and_smallest_text(svg_file)
+    if not found:
+        return 0, 0
+    width, smallest = found
+    return round(width), round(width * min(1.0, SMALLEST_TEXT_PX / smallest))
 
 
 class Sections(HTMLParser):
@@ -186,12 +249,49 @@ def table_of_contents(page):
     return page.replace('<div class="contents">\n', '<div class="contents">\n' + toc, 1)
 
 
+def one_top_entry(html_dir):
+    """The sidebar's top entry is the main page, "Course home"; Doxygen also lists the main page
+    again as the root's first child, under its own title: that second entry goes. Every page's
+    place in the tree (navtreeindexN.js: "lesson01.html":[1]) then moves up by one, and the
+    main page's own sections point at the top entry."""
+    navtree = html_dir / "navtreedata.js"
+    if not navtree.is_file():
+        return
+    text = navtree.read_text(encoding="utf-8")
+    found = re.search(r"(var NAVTREE =\s*)(\[.*?\n\]);", text, re.S)
+    if not found:
+        return
+    tree = json.loads(found[2])
+    root = tree[0]  # [title, "index.html", children]
+    children = root[2] or []
+    duplicate = next((i for i, child in enumerate(children) if child[1] == root[1]), None)
+    root[0] = "Course home"
+    if duplicate is not None:
+        del children[duplicate]
+    text = text[:found.start(2)] + json.dumps(tree, ensure_ascii=False, indent=1) + text[found.end(2):]
+    navtree.write_text(text, encoding="utf-8")
+    if duplicate is None:
+        return
+
+    def moved(match):
+        path = [int(number) for number in match[2].split(",")] if match[2] else []
+        if path and path[0] == duplicate:
+            path = []  # the main page or one of its sections: the top entry
+        elif path and path[0] > duplicate:
+            path[0] -= 1
+        return match[1] + "[" + ",".join(map(str, path)) + "]"
+
+    for index_file in html_dir.glob("navtreeindex*.js"):
+        text = index_file.read_text(encoding="utf-8")
+        index_file.write_text(re.sub(r'("[^"\n]*":)\[([\d,]*)\]', moved, text), encoding="utf-8")
+
+
 def main(html_dir):
     html_dir = Path(html_dir)
     index = []
     for file in sorted(html_dir.glob("*.html")):
         page = file.read_text(encoding="utf-8")
-        changed = diagrams_as_pictures(readable_figures(page, html_dir))
+        changed = diagrams_as_pictures(readable_figures(panel_switches(page, html_dir), html_dir))
         if LESSON_PAGE.match(file.name):
             changed = table_of_contents(changed)
         if changed != page:
@@ -207,13 +307,7 @@ def main(html_dir):
                 if terms:
                     entry["k"] = terms  # the words in bold or italics: what the section defines
                 index.append(entry)
-    navtree = html_dir / "navtreedata.js"
-    if navtree.is_file():
-        text = navtree.read_text(encoding="utf-8")
-        # The root is the project's name, linking to the main page; the main page below it is "Course home".
-        text = re.sub(r'(var NAVTREE =\s*\[\s*\[ "[^"]*", "index.html", \[\s*\[ )"[^"]*"(, "index.html")',
-                      r'\1"Course home"\2', text, count=1)
-        navtree.write_text(text, encoding="utf-8")
+    one_top_entry(html_dir)
     (html_dir / "mha_search_index.js").write_text(
         "// Generated by docs/site_postprocess.py when the site was built: the text of every\n"
         "// section of the lessons and the course's pages, for mha_search.js.\n"

@@ -4,6 +4,8 @@
 // Every weight here is random (seeded, so the run is the same on every machine):
 // nothing has been trained. The example shows the mechanics and the shapes;
 // the pattern of the attention weights carries no meaning yet.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps
+// and the positional encodings, as SVG.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -156,5 +158,22 @@ int main() {
     const mha::AttentionResult backwards_with_positions = head.forward(E_reversed + P);  // output (L, d_v)
     std::printf("  with positional encodings,    max |difference| = %.2f     (order now changes the result)\n",
                 max_abs_difference(reversed_rows(backwards_with_positions.output), result.output));
+
+    // For the website: the encodings themselves, 24 positions of this lesson's d_model = 16,
+    // on a blue-white-red scale (sin and cos go below 0). The fast hands (left) change colour
+    // from one row to the next; the slow ones (right) barely change over 24 positions.
+    const std::size_t shown_positions = 24;
+    const mha::Matrix encodings = mha::sinusoidal_positional_encoding(shown_positions, d_model);  // (24, 16)
+    std::vector<std::string> position_labels, column_labels;
+    for (std::size_t position = 0; position < shown_positions; ++position) {
+        position_labels.push_back("pos " + std::to_string(position));
+    }
+    for (std::size_t column = 0; column < d_model; ++column) {
+        column_labels.push_back(std::to_string(column) + (column % 2 == 0 ? " sin" : " cos"));
+    }
+    mha::write_figure("lesson02-positional-encoding.svg",
+                      mha::svg_signed_heatmap(encodings, position_labels, column_labels,
+                                              "PE " + mha::shape_string(encodings) + ": sinusoidal_positional_encoding(" +
+                                                  std::to_string(shown_positions) + ", " + std::to_string(d_model) + ")"));
     return 0;
 }

@@ -5,6 +5,8 @@
 // the patterns carry no linguistic meaning: what this example shows is that the
 // heads DIFFER, that the packed projection PyTorch uses gives exactly the same
 // numbers, and what changes when you use more, smaller heads.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps,
+// split_heads on a toy matrix and the packed in_proj_weight cut in three, as SVG.
 //
 //   ./build/default/lessons/lesson03-example       4 heads (d_k = 4)
 //   ./build/default/lessons/lesson03-example 8     8 heads (d_k = 2)
@@ -15,14 +17,17 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <xtensor/xmanipulation.hpp>
 #include <xtensor/xview.hpp>
 
 #include "reference/attention_heads.hpp"
 #include "reference/packed_projection.hpp"
 #include "reference/embedding.hpp"
+#include "io/block_diagram.hpp"
 #include "io/heatmap.hpp"
 #include "reference/linear.hpp"
 #include "reference/positional_encoding.hpp"
@@ -138,6 +143,119 @@ mha::HeadsResult show_heads(const mha::AttentionHeads& heads, const mha::Matrix&
     return result;
 }
 
+// ---- Pictures for the website (written only when MHA_FIGURES_DIR is set) ----
+
+// The colour group of each entry of a matrix, from its number: `group_of(value)`.
+template <typename GroupOf>
+xt::xtensor<std::size_t, 2> groups_of(const mha::Matrix& values, GroupOf group_of) {
+    xt::xtensor<std::size_t, 2> groups = xt::zeros<std::size_t>(values.shape());  // the shape of values
+    for (std::size_t i = 0; i < values.shape(0); ++i) {
+        for (std::size_t j = 0; j < values.shape(1); ++j) {
+            groups(i, j) = group_of(values(i, j));
+        }
+    }
+    return groups;
+}
+
+// A tensor's numbers in memory order, as one row: (1, size).
+mha::Matrix memory_row(const mha::Tensor3& tensor) {
+    mha::Matrix row = xt::zeros<double>({std::size_t{1}, tensor.size()});  // (1, size)
+    std::copy(tensor.begin(), tensor.end(), row.begin());
+    return row;
+}
+
+// The toy matrix's way through reshape and transpose, computed with xtensor and with
+// split_heads, drawn as coloured blocks: each entry is its place in Q's memory, so
+// the picture shows where every number went; its colour is the head it belongs to.
+void draw_split_heads(const mha::Matrix& toy, std::size_t H) {
+    const std::size_t L = toy.shape(0), E = toy.shape(1), d_k = E / H;
+    const auto head_of = [&](double place) { return (static_cast<std::size_t>(place) % E) / d_k; };
+
+    // PyTorch's way: reshape (no number moves), then transpose (the copy).
+    const mha::Tensor3 reshaped = xt::reshape_view(toy, std::vector<std::size_t>{L, H, d_k});  // (L, H, d_k)
+    const mha::Tensor3 transposed = xt::transpose(reshaped, {1, 0, 2});                    // (H, L, d_k), contiguous
+    // The course's way: column blocks. It must be the same numbers, head by head.
+    const std::vector<mha::Matrix> heads = mha::split_heads(toy, H);  // H x (L, d_k)
+    for (std::size_t i = 0; i < H; ++i) {
+        if (heads[i] != mha::Matrix(xt::view(transposed, i, xt::all(), xt::all()))) {
+            throw std::logic_error("split_heads differs from reshape and transpose in head " + std::to_string(i));
+        }
+    }
+
+    const auto block = [&](std::string caption, const mha::Matrix& values, std::size_t column_block) {
+        return mha::BlockMatrix{std::move(caption), values, groups_of(values, head_of), column_block, 0};
+    };
+    const auto shape = [](std::vector<std::size_t> sizes) {  // "(4, 2, 3)"
+        std::string text = "(";
+        for (std::size_t k = 0; k < sizes.size(); ++k) {
+            text += (k > 0 ? ", " : "") + std::to_string(sizes[k]);
+        }
+        return text + ")";
+    };
+    std::vector<mha::BlockStep> steps;
+    steps.push_back({"Q (L, E) = " + shape({L, E}) + ": each entry is its place in memory",
+                     {block("Q " + shape({L, E}), toy, 0)}});
+    steps.push_back({"Q in memory, row after row: the heads alternate", {block("memory", memory_row(reshaped), 0)}});
+    const mha::Matrix reshaped_rows = xt::reshape_view(reshaped, std::vector<std::size_t>{L, H * d_k});  // (L, H·d_k)
+    steps.push_back({"reshape to (L, H, d_k) = " + shape({L, H, d_k}) + ": no number moves",
+                     {block("row = token, then H blocks of d_k", reshaped_rows, d_k)}});
+    std::vector<mha::BlockMatrix> head_blocks;
+    for (std::size_t i = 0; i < H; ++i) {
+        head_blocks.push_back(block("split_heads(Q, " + std::to_string(H) + ")[" + std::to_string(i) + "] " +
+                                        shape({L, d_k}),
+                                    heads[i], 0));
+    }
+    steps.push_back({"transpose to (H, L, d_k) = " + shape({H, L, d_k}) + ": one (L, d_k) block per head", head_blocks});
+    steps.push_back({"in memory after the transpose: each head's numbers together",
+                     {block("memory", memory_row(transposed), L * d_k)}});
+    std::vector<std::string> legend;
+    for (std::size_t i = 0; i < H; ++i) {
+        legend.push_back("head " + std::to_string(i));
+    }
+    mha::write_figure("lesson03-split-heads.svg",
+                      mha::svg_block_diagram(steps, legend,
+                                             "split_heads(Q, " + std::to_string(H) + "): reshape, then transpose"));
+}
+
+// PyTorch's packed in_proj_weight (3E, E) for E = 6, H = 2, each entry its row number,
+// cut by split_packed_projection into W_q, W_k and W_v: one colour per projection and head.
+void draw_packed_projection(std::size_t E, std::size_t H) {
+    const std::size_t d_k = E / H;
+    mha::Linear packed;
+    packed.weight = xt::zeros<double>({3 * E, E});      // (3E, E): entry = its row
+    packed.bias = xt::zeros<double>({std::size_t{0}});  // (0): no bias
+    for (std::size_t row = 0; row < 3 * E; ++row) {
+        xt::row(packed.weight, row) = static_cast<double>(row);
+    }
+    const mha::QueryKeyValueProjections cut = mha::split_packed_projection(packed);  // 3 x (E, E)
+
+    // Row r of in_proj_weight belongs to projection r / E, and to head (r mod E) / d_k of it.
+    const auto group_of = [&](double row) {
+        const auto r = static_cast<std::size_t>(row);
+        return (r / E) * H + (r % E) / d_k;
+    };
+    const auto block = [&](std::string caption, const mha::Matrix& values) {
+        return mha::BlockMatrix{std::move(caption), values, groups_of(values, group_of), 0, d_k};
+    };
+    std::vector<std::string> legend;
+    for (const char* projection : {"W_q", "W_k", "W_v"}) {
+        for (std::size_t i = 0; i < H; ++i) {
+            legend.push_back(std::string(projection) + " head " + std::to_string(i));
+        }
+    }
+    const std::vector<mha::BlockStep> steps = {
+        {"in_proj_weight (3E, E) = " + mha::shape_string(packed.weight) + ", E = " + std::to_string(E) +
+             ", H = " + std::to_string(H) + ": each entry is its row",
+         {block("in_proj_weight " + mha::shape_string(packed.weight), packed.weight)}},
+        {"split_packed_projection: rows [0, E), [E, 2E), [2E, 3E)",
+         {block("W_q " + mha::shape_string(cut.query.weight), cut.query.weight),
+          block("W_k " + mha::shape_string(cut.key.weight), cut.key.weight),
+          block("W_v " + mha::shape_string(cut.value.weight), cut.value.weight)}},
+    };
+    mha::write_figure("lesson03-packed-projection.svg",
+                      mha::svg_block_diagram(steps, legend, "in_proj_weight cut into W_q, W_k, W_v"));
+}
+
 // Part 3: the packed projection PyTorch stores, built from the same weights.
 void show_packed(const mha::AttentionHeads& heads, const mha::Matrix& X, const mha::HeadsResult& separate) {
     const std::size_t H = heads.heads.size(), d_k = d_model / H;
@@ -200,6 +318,8 @@ void show_packed(const mha::AttentionHeads& heads, const mha::Matrix& X, const m
         std::cout << line << '\n';
     }
     std::cout << '\n';
+    draw_split_heads(toy, 2);
+    draw_packed_projection(6, 2);
 }
 
 // Part 4: is more heads always better? The same d_model = 16, split into 1 to 16 heads.

@@ -5,6 +5,8 @@
 // untrained: the example shows the mechanics and the shapes, not meaning.
 // It runs the module three ways: self-attention, cross-attention (L != S), and
 // a padded batch of two sentences with a key_padding_mask.
+// With MHA_FIGURES_DIR set (the website's build sets it) it also draws the heatmaps
+// and concat_heads on lesson 3's toy heads, as SVG.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "reference/attention.hpp"
 #include "reference/attention_heads.hpp"
 #include "reference/embedding.hpp"
+#include "io/block_diagram.hpp"
 #include "io/heatmap.hpp"
 #include "reference/multi_head_attention.hpp"
 #include "reference/positional_encoding.hpp"
@@ -54,6 +57,45 @@ double max_abs_difference(const mha::Matrix& a, const mha::Matrix& b) {
         }
     }
     return worst;
+}
+
+// For the website (written only when MHA_FIGURES_DIR is set): concat_heads on lesson 3's
+// toy heads, drawn as coloured blocks, one colour per head. Each entry is its place in
+// the memory of the (4, 6) matrix the heads were cut from, so the picture shows every
+// number going back to the column it came from.
+void draw_concat_heads() {
+    const std::size_t L = 4, E = 6, H = 2, d_k = E / H;
+    mha::Matrix toy = xt::zeros<double>({L, E});  // (L, E): entry = its place in memory
+    for (std::size_t t = 0; t < L; ++t) {
+        for (std::size_t c = 0; c < E; ++c) {
+            toy(t, c) = static_cast<double>(E * t + c);
+        }
+    }
+    const std::vector<mha::Matrix> heads = mha::split_heads(toy, H);  // H x (L, d_k)
+    const mha::Matrix joined = mha::concat_heads(heads);              // (L, H·d_k) = (L, E)
+
+    const auto block = [&](std::string caption, const mha::Matrix& values, std::size_t column_block) {
+        xt::xtensor<std::size_t, 2> groups = xt::zeros<std::size_t>(values.shape());  // the head of each entry
+        for (std::size_t t = 0; t < values.shape(0); ++t) {
+            for (std::size_t c = 0; c < values.shape(1); ++c) {
+                groups(t, c) = (static_cast<std::size_t>(values(t, c)) % E) / d_k;
+            }
+        }
+        return mha::BlockMatrix{std::move(caption), values, groups, column_block, 0};
+    };
+    std::vector<mha::BlockMatrix> head_blocks;
+    std::vector<std::string> legend;
+    for (std::size_t i = 0; i < H; ++i) {
+        head_blocks.push_back(block("head " + std::to_string(i) + " output " + mha::shape_string(heads[i]), heads[i], 0));
+        legend.push_back("head " + std::to_string(i));
+    }
+    const std::vector<mha::BlockStep> steps = {
+        {"H = " + std::to_string(H) + " head outputs, each (L, d_k) = " + mha::shape_string(heads[0]), head_blocks},
+        {"concat_heads: side by side, (L, H d_k) = " + mha::shape_string(joined),
+         {block("concat_heads(heads) " + mha::shape_string(joined), joined, d_k)}},
+    };
+    mha::write_figure("lesson04-concat-heads.svg",
+                      mha::svg_block_diagram(steps, legend, "concat_heads: the heads side by side again"));
 }
 
 }  // namespace
@@ -184,5 +226,6 @@ int main() {
                                             "Cross-attention, averaged over the heads"),
                            mha::svg_heatmap(entry(mha::average_over_heads(padded.weights), 1), padded_tokens, padded_tokens,
                                             "Padded batch entry 1, averaged")}));
+    draw_concat_heads();
     return 0;
 }

@@ -1,15 +1,20 @@
-// Lesson 1: a text heatmap of attention weights, and the same as an SVG picture.
+// Lesson 1: a text heatmap of attention weights, and the same as an SVG picture;
+// lesson 2 adds the signed heatmap of the positional encodings.
 #include "io/heatmap.hpp"
+
+#include "io/svg_text.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace mha {
 namespace {
@@ -31,53 +36,19 @@ constexpr double svg_cell = 34.0;       // the side of one cell, in px
 constexpr double svg_font = 13.0;       // labels
 constexpr double svg_char_width = 7.5;  // a generous average width of a label character at svg_font
 constexpr double svg_margin = 8.0;
-
-// Text for XML: & < > " ' escaped.
-std::string xml_escape(const std::string& text) {
-    std::string escaped;
-    for (const char c : text) {
-        switch (c) {
-            case '&': escaped += "&amp;"; break;
-            case '<': escaped += "&lt;"; break;
-            case '>': escaped += "&gt;"; break;
-            case '"': escaped += "&quot;"; break;
-            case '\'': escaped += "&apos;"; break;
-            default: escaped += c;
-        }
-    }
-    return escaped;
-}
-
-// The number of characters of UTF-8 text (its bytes that do not continue a character).
-std::size_t characters(const std::string& text) {
-    return static_cast<std::size_t>(
-        std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
+constexpr double signed_cell = 24.0;     // a signed heatmap's cells carry no numbers: smaller
 
 double label_width(const std::vector<std::string>& tokens) {
     std::size_t longest = 0;
     for (const auto& token : tokens) {
-        longest = std::max(longest, characters(token));
+        longest = std::max(longest, utf8_characters(token));
     }
     return static_cast<double>(longest) * svg_char_width;
 }
 
-std::string number(double value) {  // at most two decimals, no trailing zeros: 12, 12.5
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2f", value);
-    std::string result = text;
-    result.erase(result.find_last_not_of('0') + 1);
-    if (result.back() == '.') {
-        result.pop_back();
-    }
-    return result;
-}
-
-// White (0) to dark blue (1), through the light blues of a "Blues" colour map.
-std::string shade(double w) {
-    static const double stops[][3] = {{255, 255, 255}, {198, 219, 239}, {107, 174, 214}, {33, 113, 181}, {8, 48, 107}};
-    const double position = std::clamp(w, 0.0, 1.0) * 4.0;
-    const auto low = static_cast<std::size_t>(std::min(3.0, std::floor(position)));
+// The colour at `position` along five colour stops (0 to 4), as #rrggbb.
+std::string interpolate(const double (&stops)[5][3], double position) {
+    const auto low = static_cast<std::size_t>(std::clamp(std::floor(position), 0.0, 3.0));
     const double t = position - static_cast<double>(low);
     char colour[8];
     std::snprintf(colour, sizeof colour, "#%02x%02x%02x",
@@ -87,6 +58,137 @@ std::string shade(double w) {
     return colour;
 }
 
+// White (0) to dark blue (1), through the light blues of a "Blues" colour map.
+std::string shade(double w) {
+    static const double stops[][3] = {{255, 255, 255}, {198, 219, 239}, {107, 174, 214}, {33, 113, 181}, {8, 48, 107}};
+    return interpolate(stops, std::clamp(w, 0.0, 1.0) * 4.0);
+}
+
+// A signed value's colour: blue (-1) through white (0) to red (+1), a "RdBu" colour map.
+std::string diverging_shade(double v) {
+    static const double stops[][3] = {{33, 102, 172}, {146, 197, 222}, {255, 255, 255}, {244, 165, 130}, {178, 24, 43}};
+    return interpolate(stops, (std::clamp(v, -1.0, 1.0) + 1.0) * 2.0);
+}
+
+// Exactly enough digits to tell weights apart: 0.48213, 1e-07, -0.5403.
+std::string precise(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, std::abs(value) >= 1e-4 || value == 0.0 ? "%.5f" : "%.3g", value);
+    std::string result = text;
+    if (result.find('.') != std::string::npos && result.find('e') == std::string::npos) {
+        result.erase(result.find_last_not_of('0') + 1);
+        if (result.back() == '.') {
+            result.pop_back();
+        }
+    }
+    return result == "-0" ? "0" : result;
+}
+
+void reject_nan(const char* function, const char* what, const Matrix& values) {  // names the first NaN
+    for (std::size_t i = 0; i < values.shape(0); ++i) {
+        for (std::size_t j = 0; j < values.shape(1); ++j) {
+            if (std::isnan(values(i, j))) {
+                throw std::invalid_argument(std::string(function) + ": the " + what + " at row " + std::to_string(i) +
+                                            ", column " + std::to_string(j) + " of " + shape_string(values) +
+                                            " is NaN");
+            }
+        }
+    }
+}
+
+// What draw_grid needs to know about one heatmap: the colour, text and hover text of a cell.
+struct Grid {
+    double cell = svg_cell;    // the side of a cell, px
+    std::string axis_caption;  // "query ↓ key →"
+    std::string description;   // the picture's <title>
+    std::function<std::string(std::size_t, std::size_t)> colour;
+    std::function<std::pair<std::string, std::string>(std::size_t, std::size_t)> text;  // (text, its colour); none if unset
+    std::function<std::string(std::size_t, std::size_t)> hover;
+    double limit = 0.0;  // > 0: a signed heatmap, with a colour bar from -limit to +limit below the grid
+};
+
+// The heatmap: title, then the column labels written upwards at 45 degrees, then the grid;
+// the row labels stand to the left of the grid. Each cell is a <g class="cell"> holding its
+// <title> (shown on hover), its square and its text.
+std::string draw_grid(const Grid& grid, std::size_t rows, std::size_t columns, const std::vector<std::string>& row_labels,
+                      const std::vector<std::string>& column_labels, const std::string& title) {
+    const double diagonal = std::sqrt(0.5);
+    const double cell = grid.cell;
+    const double title_height = title.empty() ? 0.0 : 26.0;
+    const double column_label_height = label_width(column_labels) * diagonal + svg_font;
+    const double left = svg_margin + std::max(label_width(row_labels), 84.0) + 8.0;  // 84: the axis caption
+    const double top = svg_margin + title_height + column_label_height + 16.0;  // 16: the axis caption
+    const double grid_width = cell * static_cast<double>(columns), grid_height = cell * static_cast<double>(rows);
+    const double right_overhang = std::max(0.0, column_label_height - cell / 2);  // the last label leans right
+    const double colour_bar_height = grid.limit > 0.0 ? 44.0 : 0.0;
+    const double width = std::ceil(std::max({left + grid_width + right_overhang + svg_margin,
+                                             svg_margin * 2 + static_cast<double>(utf8_characters(title)) * 8.5,
+                                             grid.limit > 0.0 ? left + 220.0 : 0.0}));
+    const double height = std::ceil(top + grid_height + colour_bar_height + svg_margin);
+
+    std::ostringstream svg;
+    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << svg_number(width) << "\" height=\""
+        << svg_number(height) << "\" viewBox=\"0 0 " << svg_number(width) << ' ' << svg_number(height)
+        << "\" font-family=\"DejaVu Sans, Verdana, sans-serif\" role=\"img\" class=\"mha-heatmap\">\n";
+    svg << "<title>" << xml_escape(grid.description) << "</title>\n";
+    svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+    if (!title.empty()) {
+        svg << "<text x=\"" << svg_number(svg_margin) << "\" y=\"" << svg_number(svg_margin + 16)
+            << "\" font-size=\"16\" font-weight=\"bold\" fill=\"#222222\">" << xml_escape(title) << "</text>\n";
+    }
+    // Captions: which axis is which.
+    svg << "<text x=\"" << svg_number(left - 8) << "\" y=\"" << svg_number(top - 6)
+        << "\" font-size=\"11\" font-style=\"italic\" fill=\"#666666\" text-anchor=\"end\">"
+        << xml_escape(grid.axis_caption) << "</text>\n";
+    // Column labels along the top, leaning right.
+    for (std::size_t j = 0; j < columns; ++j) {
+        const double x = left + cell * (static_cast<double>(j) + 0.5) - 3, y = top - 8;
+        svg << "<text x=\"" << svg_number(x) << "\" y=\"" << svg_number(y) << "\" font-size=\"" << svg_number(svg_font)
+            << "\" fill=\"#222222\" transform=\"rotate(-45 " << svg_number(x) << ' ' << svg_number(y) << ")\">"
+            << xml_escape(column_labels[j]) << "</text>\n";
+    }
+    // One row per row label: the label, then the cells.
+    for (std::size_t i = 0; i < rows; ++i) {
+        const double y = top + cell * static_cast<double>(i);
+        svg << "<text x=\"" << svg_number(left - 8) << "\" y=\"" << svg_number(y + cell / 2 + svg_font * 0.35)
+            << "\" font-size=\"" << svg_number(svg_font) << "\" fill=\"#222222\" text-anchor=\"end\">"
+            << xml_escape(row_labels[i]) << "</text>\n";
+        for (std::size_t j = 0; j < columns; ++j) {
+            const double x = left + cell * static_cast<double>(j);
+            svg << "<g class=\"cell\"><title>" << xml_escape(grid.hover(i, j)) << "</title>";
+            svg << "<rect x=\"" << svg_number(x) << "\" y=\"" << svg_number(y) << "\" width=\"" << svg_number(cell)
+                << "\" height=\"" << svg_number(cell) << "\" fill=\"" << grid.colour(i, j)
+                << "\" stroke=\"#d0d0d0\" stroke-width=\"0.5\"/>";
+            if (grid.text) {
+                const auto [text, colour] = grid.text(i, j);
+                svg << "<text x=\"" << svg_number(x + cell / 2) << "\" y=\"" << svg_number(y + cell / 2 + 4)
+                    << "\" font-size=\"11\" text-anchor=\"middle\" fill=\"" << colour << "\">" << xml_escape(text)
+                    << "</text>";
+            }
+            svg << "</g>\n";
+        }
+    }
+    svg << "<rect x=\"" << svg_number(left) << "\" y=\"" << svg_number(top) << "\" width=\"" << svg_number(grid_width)
+        << "\" height=\"" << svg_number(grid_height) << "\" fill=\"none\" stroke=\"#888888\" stroke-width=\"1\"/>\n";
+    // A signed heatmap's colour bar: -limit, 0, +limit, in 21 steps.
+    if (grid.limit > 0.0) {
+        const double bar_top = top + grid_height + 12, step = 10.0;
+        for (int k = 0; k <= 20; ++k) {
+            svg << "<rect x=\"" << svg_number(left + step * k) << "\" y=\"" << svg_number(bar_top) << "\" width=\""
+                << svg_number(step) << "\" height=\"10\" fill=\"" << diverging_shade(k / 10.0 - 1.0) << "\"/>";
+        }
+        const std::pair<double, const char*> ticks[] = {{0.0, "start"}, {105.0, "middle"}, {210.0, "end"}};
+        const double tick_values[] = {-grid.limit, 0.0, grid.limit};
+        for (std::size_t k = 0; k < 3; ++k) {
+            svg << "<text x=\"" << svg_number(left + ticks[k].first) << "\" y=\"" << svg_number(bar_top + 24)
+                << "\" font-size=\"11\" fill=\"#333333\" text-anchor=\"" << ticks[k].second << "\">"
+                << precise(tick_values[k]) << "</text>";
+        }
+        svg << '\n';
+    }
+    svg << "</svg>\n";
+    return svg.str();
+}
 }  // namespace
 
 std::string terminal_heatmap(const Matrix& weights, const std::vector<std::string>& query_tokens,
@@ -131,68 +233,59 @@ std::string svg_heatmap(const Matrix& weights, const std::vector<std::string>& q
                                     std::to_string(query_tokens.size()) + " query labels and " +
                                     std::to_string(key_tokens.size()) + " key labels");
     }
-    for (std::size_t i = 0; i < L; ++i) {
-        for (std::size_t j = 0; j < S; ++j) {
-            if (std::isnan(weights(i, j))) {
-                throw std::invalid_argument("svg_heatmap: the weight at row " + std::to_string(i) + ", column " +
-                                            std::to_string(j) + " of " + shape_string(weights) + " is NaN");
-            }
-        }
-    }
-    // Layout: title, then the key labels written upwards at 45 degrees, then the grid;
-    // the query labels stand to the left of the grid.
-    const double diagonal = std::sqrt(0.5);
-    const double title_height = title.empty() ? 0.0 : 26.0;
-    const double key_height = label_width(key_tokens) * diagonal + svg_font;
-    const double left = svg_margin + std::max(label_width(query_tokens), 84.0) + 8.0;  // 84: the axis caption
-    const double top = svg_margin + title_height + key_height + 16.0;  // 16: the "key" caption
-    const double grid_width = svg_cell * static_cast<double>(S), grid_height = svg_cell * static_cast<double>(L);
-    const double right_overhang = std::max(0.0, key_height - svg_cell / 2);  // the last key label leans right
-    const double width = std::ceil(std::max(left + grid_width + right_overhang + svg_margin,
-                                            svg_margin * 2 + characters(title) * 8.5));
-    const double height = std::ceil(top + grid_height + svg_margin);
+    reject_nan("svg_heatmap", "weight", weights);
+    Grid grid;
+    grid.cell = svg_cell;
+    grid.axis_caption = "query \u2193 key \u2192";
+    grid.description = (title.empty() ? std::string("Attention weights") : title) +
+                       ": row = query token, column = key token, weights in percent";
+    grid.colour = [&](std::size_t i, std::size_t j) { return shade(weights(i, j)); };
+    grid.text = [&](std::size_t i, std::size_t j) {
+        const double w = weights(i, j);
+        return std::make_pair(std::to_string(std::lround(w * 100.0)), std::string(w > 0.55 ? "#ffffff" : "#333333"));
+    };
+    // Hover (the <title> of the cell): the two words and the exact weight.
+    grid.hover = [&](std::size_t i, std::size_t j) {
+        return "query \u201c" + query_tokens[i] + "\u201d \u2192 key \u201c" + key_tokens[j] +
+               "\u201d: weight " + precise(weights(i, j));
+    };
+    return draw_grid(grid, L, S, query_tokens, key_tokens, title);
+}
 
-    std::ostringstream svg;
-    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << number(width) << "\" height=\""
-        << number(height) << "\" viewBox=\"0 0 " << number(width) << ' ' << number(height)
-        << "\" font-family=\"DejaVu Sans, Verdana, sans-serif\" role=\"img\">\n";
-    svg << "<title>" << xml_escape(title.empty() ? "Attention weights" : title)
-        << ": row = query token, column = key token, weights in percent</title>\n";
-    svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-    if (!title.empty()) {
-        svg << "<text x=\"" << number(svg_margin) << "\" y=\"" << number(svg_margin + 16)
-            << "\" font-size=\"16\" font-weight=\"bold\" fill=\"#222222\">" << xml_escape(title) << "</text>\n";
+std::string svg_signed_heatmap(const Matrix& values, const std::vector<std::string>& row_labels,
+                               const std::vector<std::string>& column_labels, const std::string& title) {
+    const std::size_t rows = values.shape(0), columns = values.shape(1);
+    if (row_labels.size() != rows || column_labels.size() != columns) {
+        throw std::invalid_argument("svg_signed_heatmap: values are " + shape_string(values) + " but there are " +
+                                    std::to_string(row_labels.size()) + " row labels and " +
+                                    std::to_string(column_labels.size()) + " column labels");
     }
-    // Captions: which axis is which.
-    svg << "<text x=\"" << number(left - 8) << "\" y=\"" << number(top - 6)
-        << "\" font-size=\"11\" font-style=\"italic\" fill=\"#666666\" text-anchor=\"end\">query \u2193 key \u2192</text>\n";
-    // Key labels along the top, leaning right.
-    for (std::size_t j = 0; j < S; ++j) {
-        const double x = left + svg_cell * (static_cast<double>(j) + 0.5) - 3, y = top - 8;
-        svg << "<text x=\"" << number(x) << "\" y=\"" << number(y) << "\" font-size=\"" << number(svg_font)
-            << "\" fill=\"#222222\" transform=\"rotate(-45 " << number(x) << ' ' << number(y) << ")\">"
-            << xml_escape(key_tokens[j]) << "</text>\n";
-    }
-    // One row per query: its label, then its cells.
-    for (std::size_t i = 0; i < L; ++i) {
-        const double y = top + svg_cell * static_cast<double>(i);
-        svg << "<text x=\"" << number(left - 8) << "\" y=\"" << number(y + svg_cell / 2 + svg_font * 0.35)
-            << "\" font-size=\"" << number(svg_font) << "\" fill=\"#222222\" text-anchor=\"end\">"
-            << xml_escape(query_tokens[i]) << "</text>\n";
-        for (std::size_t j = 0; j < S; ++j) {
-            const double x = left + svg_cell * static_cast<double>(j), w = weights(i, j);
-            svg << "<rect x=\"" << number(x) << "\" y=\"" << number(y) << "\" width=\"" << number(svg_cell)
-                << "\" height=\"" << number(svg_cell) << "\" fill=\"" << shade(w)
-                << "\" stroke=\"#d0d0d0\" stroke-width=\"0.5\"/>";
-            svg << "<text x=\"" << number(x + svg_cell / 2) << "\" y=\"" << number(y + svg_cell / 2 + 4)
-                << "\" font-size=\"11\" text-anchor=\"middle\" fill=\"" << (w > 0.55 ? "#ffffff" : "#333333")
-                << "\">" << std::lround(w * 100.0) << "</text>\n";
+    // The scale is symmetric around 0, as wide as the largest magnitude (1 when all are 0).
+    double limit = 0.0;
+    for (std::size_t i = 0; i < rows; ++i) {
+        for (std::size_t j = 0; j < columns; ++j) {
+            if (!std::isfinite(values(i, j))) {
+                throw std::invalid_argument("svg_signed_heatmap: the value at row " + std::to_string(i) +
+                                            ", column " + std::to_string(j) + " of " + shape_string(values) +
+                                            " is " + std::to_string(values(i, j)) + ", not a finite number");
+            }
+            limit = std::max(limit, std::abs(values(i, j)));
         }
     }
-    svg << "<rect x=\"" << number(left) << "\" y=\"" << number(top) << "\" width=\"" << number(grid_width)
-        << "\" height=\"" << number(grid_height) << "\" fill=\"none\" stroke=\"#888888\" stroke-width=\"1\"/>\n";
-    svg << "</svg>\n";
-    return svg.str();
+    if (limit == 0.0) {
+        limit = 1.0;
+    }
+    Grid grid;
+    grid.cell = signed_cell;
+    grid.axis_caption = "row \u2193 column \u2192";
+    grid.description = (title.empty() ? std::string("Values") : title) +
+                       ": blue below 0, white at 0, red above 0; hover a cell for its value";
+    grid.colour = [&](std::size_t i, std::size_t j) { return diverging_shade(values(i, j) / limit); };
+    grid.hover = [&](std::size_t i, std::size_t j) {
+        return row_labels[i] + ", " + column_labels[j] + ": " + precise(values(i, j));
+    };
+    grid.limit = limit;
+    return draw_grid(grid, rows, columns, row_labels, column_labels, title);
 }
 
 std::string svg_side_by_side(const std::vector<std::string>& panels, std::size_t columns) {
@@ -237,8 +330,8 @@ std::string svg_side_by_side(const std::vector<std::string>& panels, std::size_t
     }
 
     std::ostringstream svg;
-    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << number(width) << "\" height=\"" << number(height)
-        << "\" viewBox=\"0 0 " << number(width) << ' ' << number(height) << "\">\n";
+    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << svg_number(width) << "\" height=\"" << svg_number(height)
+        << "\" viewBox=\"0 0 " << svg_number(width) << ' ' << svg_number(height) << "\">\n";
     svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
     double x = 0.0, y = 0.0;
     for (std::size_t p = 0; p < panels.size(); ++p) {
@@ -248,7 +341,7 @@ std::string svg_side_by_side(const std::vector<std::string>& panels, std::size_t
         }
         // A nested <svg> keeps each panel's own coordinates; x and y place it.
         const std::size_t start = panels[p].find("<svg");
-        svg << "<svg x=\"" << number(x) << "\" y=\"" << number(y) << "\"" << panels[p].substr(start + 4);
+        svg << "<svg x=\"" << svg_number(x) << "\" y=\"" << svg_number(y) << "\"" << panels[p].substr(start + 4);
         if (panels[p].back() != '\n') {
             svg << '\n';
         }

@@ -5,7 +5,7 @@
 //
 // Serves HTML_DIR (the built site) on 127.0.0.1, opens the main page, every lesson
 // page (one per lessons/NN-*/README.md of PROJECT_DIR), the exercises page, the
-// glossary, the API index and a few API pages in Debian's headless Chromium
+// glossary, the API index, a few API pages, the list of source files and one of them in Debian's headless Chromium
 // (/usr/bin/chromium, driven by playwright-core, which downloads no browser), and
 // fails when a page
 //   - has a JavaScript error (an uncaught exception or a console error),
@@ -23,8 +23,19 @@
 //     scroll inside its own box, overflow-x: auto), or a heatmap whose smallest text is
 //     shrunk below 9 px, or a diagram cut off by its frame; at 1280 px, a display formula
 //     wider than its column (it may scroll only on a phone).
+//   - is a lesson page with a heatmap cell without its hover title (query word, key word,
+//     weight, agreeing with the percentage the cell shows), or without the pictures its
+//     example draws with the course's code (GENERATED_PICTURES: the positional encodings,
+//     split_heads, the packed in_proj_weight, concat_heads), or with such a picture that is
+//     a committed file rather than this build's,
+//   - names a file of src/ in its text without a link to a page that shows it,
+//   - (lessons 1-4, at 390 px) does not show a heatmap cell's title under its picture when
+//     the cell is tapped,
+//   - (lessons 3, 4, 6, at 1280 px) shows several heads in one picture without a switch
+//     between all heads and one, or with a switch that does not show one head alone.
 // Every lesson page is checked twice: at 1280 px wide and at a phone's 390 px.
-// The sidebar must show every title whole. And the search box, on the main page opened
+// The sidebar must show every title whole, and no page twice among its first entries (the
+// main page was both the tree's root and its first child). And the search box, on the main page opened
 // from file://, must find the lessons that teach "positional", "causal" and "online softmax".
 // It saves a screenshot of each page's first screen (NAME.png), of the whole page
 // (NAME-full.png), and of every picture and diagram on it (NAME-picture-N.png) in
@@ -55,6 +66,24 @@ const RAW_TEX = ['\\f$', '\\f[', '\\f]', '\\frac', '$$', '\\sqrt', '\\mathrm', '
 
 // Lessons whose page must show a heatmap, a diagram, a snippet and the example's output.
 const LESSONS_WITH_PICTURES = ['lesson01', 'lesson02', 'lesson03', 'lesson04'];
+
+// Pictures the lessons' examples draw with the course's own code (src/io/heatmap.hpp,
+// src/io/block_diagram.hpp) while the site is built: each must be on its page, be a file of
+// the built site and of no folder of the project (nobody drew it by hand), and be the
+// course's drawing (its root <svg> has the class the drawing function gives it).
+const GENERATED_PICTURES = {
+  lesson02: [{ file: 'lesson02-positional-encoding.svg', kind: 'mha-heatmap', signed: true }],
+  lesson03: [{ file: 'lesson03-split-heads.svg', kind: 'mha-block-diagram', groups: 2 },
+    { file: 'lesson03-packed-projection.svg', kind: 'mha-block-diagram', groups: 6 }],
+  lesson04: [{ file: 'lesson04-concat-heads.svg', kind: 'mha-block-diagram', groups: 2 }],
+};
+
+// Lessons that show several heads in one picture: each such picture must have its switch
+// between all heads and one (site_postprocess.py, mha_figures.js), and the switch must work.
+const LESSONS_WITH_HEAD_SWITCH = ['lesson03', 'lesson04', 'lesson06'];
+
+// A file of src/ named in a lesson's text (not workspace/src/...): it must be a link.
+const SOURCE_FILE_NAME = /(?<![\w/.-])src\/[\w/-]+\.(?:cpp|hpp)\b/g;
 
 // The widths every lesson page is checked at: a laptop's and a phone's.
 const WIDE = { width: 1280, height: 900 };
@@ -115,7 +144,8 @@ function pagesToCheck() {
     .sort()
     .map((name) => `lesson${name.slice(0, 2)}.html`);
   return ['index.html', ...lessons, 'exercises.html', 'glossary.html', 'api.html', 'namespacemha.html',
-    'attention_8hpp.html', 'heatmap_8hpp.html', 'structmha_1_1MultiHeadAttention.html'];
+    'attention_8hpp.html', 'heatmap_8hpp.html', 'structmha_1_1MultiHeadAttention.html',
+    'sources.html', 'source_reference_attention_heads_cpp.html'];
 }
 
 // Does the site hold this file, and (for page#anchor) this anchor?
@@ -290,11 +320,58 @@ async function inspectPage(rawTex) {
       }
     }
   }
+  // Every picture's SVG: its class, and its heatmap cells with their hover titles and numbers.
+  const svgs = [];
+  for (const object of document.querySelectorAll('div.image object')) {
+    let inner = null;
+    try {
+      inner = object.contentDocument && object.contentDocument.documentElement;
+    } catch (error) {
+      inner = null;
+    }
+    if (!inner || inner.nodeName.toLowerCase() !== 'svg') {
+      continue;
+    }
+    const heatmapCells = [...inner.querySelectorAll('g.cell')];
+    const gridCells = [...inner.querySelectorAll('.mha-heatmap rect[stroke="#d0d0d0"]')];  // every drawn cell square
+    svgs.push({
+      file: object.data.replace(/^.*\//, ''),
+      className: inner.getAttribute('class') || '',
+      nestedHeatmaps: inner.querySelectorAll('svg.mha-heatmap').length,
+      cells: gridCells.length,
+      titledCells: heatmapCells.map((cell) => ({
+        title: (cell.querySelector('title') || {}).textContent || '',
+        text: (cell.querySelector('text') || {}).textContent || null,
+        hasSquare: Boolean(cell.querySelector('rect')),
+        fill: (cell.querySelector('rect') || { getAttribute: () => '' }).getAttribute('fill'),
+      })),
+      blocks: [...inner.querySelectorAll('g.block')].map((block) => ({
+        title: (block.querySelector('title') || {}).textContent || '',
+        fill: block.querySelector('rect').getAttribute('fill'),
+      })),
+      legend: [...inner.querySelectorAll('rect.legend')].map((swatch) => swatch.getAttribute('fill')),
+      switchButtons: object.parentElement.querySelectorAll('.mha-panel-switch button').length,
+    });
+  }
+  // Names of src/ files in the text (outside code fragments): each must sit inside a link.
+  const sourceNames = [];
+  const textWalker = document.createTreeWalker(document.querySelector('div.contents') || document.body, NodeFilter.SHOW_TEXT);
+  for (let node = textWalker.nextNode(); node; node = textWalker.nextNode()) {
+    if (!node.parentElement || node.parentElement.closest('div.fragment, pre, script, style, div.toc')) {
+      continue;
+    }
+    for (const name of node.textContent.match(window.SOURCE_FILE_NAME) || []) {
+      const link = node.parentElement.closest('a[href]');
+      sourceNames.push({ name, href: link ? link.href : null });
+    }
+  }
   const toc = document.querySelectorAll('div.contents > div.toc a[href^="#"]').length;
   const headings = [...document.querySelectorAll('div.contents h1, div.contents h2, div.contents h3, div.contents h4')]
     .map((heading) => heading.textContent.replace(/\s+/g, ' ').trim());
   return {
     overflow,
+    svgs,
+    sourceNames,
     toc,
     headings,
     tables: document.querySelectorAll('div.contents table').length,
@@ -312,6 +389,169 @@ async function inspectPage(rawTex) {
       lessonNavigation: document.querySelectorAll('div.mha-lesson-nav a').length,
     },
   };
+}
+
+// The heatmaps can be read (every cell's hover title names its query word, key word and
+// weight, and agrees with the percentage printed in it), and the pictures drawn by the
+// course's code are there (GENERATED_PICTURES).
+function checkPictures(lesson, svgs) {
+  const problems = [];
+  for (const svg of svgs) {
+    if (svg.cells === 0) {
+      continue;  // not a heatmap
+    }
+    const titled = svg.titledCells.filter((cell) => cell.hasSquare && cell.title);
+    if (titled.length !== svg.cells) {
+      problems.push(`${svg.file}: ${titled.length} of its ${svg.cells} heatmap cells have a hover title`);
+      continue;
+    }
+    for (const cell of titled) {
+      const weight = cell.title.match(/^query \u201c.+\u201d \u2192 key \u201c.+\u201d: weight (-?[\d.e-]+)$/);
+      const value = cell.title.match(/^.+, .+: (-?[\d.e-]+)$/);
+      if (cell.text !== null && (!weight || Math.round(100 * Number(weight[1])) !== Number(cell.text))) {
+        problems.push(`${svg.file}: a cell shows ${cell.text} but its hover title says "${cell.title}" ` +
+          '(expected: query \u201cword\u201d \u2192 key \u201cword\u201d: weight w, with w in percent the number shown)');
+        break;
+      }
+      if (cell.text === null && !value) {
+        problems.push(`${svg.file}: the hover title "${cell.title}" gives no row, column and value`);
+        break;
+      }
+    }
+  }
+  for (const wanted of GENERATED_PICTURES[lesson] || []) {
+    const svg = svgs.find((item) => item.file === wanted.file);
+    if (!svg) {
+      problems.push(`the picture ${wanted.file}, drawn by the lesson's example, is not on the page`);
+      continue;
+    }
+    const committed = ['lessons', 'docs', 'src'].map((folder) => findFile(path.join(projectDir, folder), wanted.file)).find(Boolean);
+    if (committed) {
+      problems.push(`${wanted.file} is a file of the project (${path.relative(projectDir, committed)}): ` +
+        'it must be drawn by the example while the site is built, not committed');
+    }
+    if (!svg.className.split(/\s+/).includes(wanted.kind)) {
+      problems.push(`${wanted.file} was not drawn by the course's code: its <svg> has class "${svg.className}", ` +
+        `not ${wanted.kind}`);
+    }
+    if (wanted.groups) {
+      const colours = new Set(svg.blocks.map((block) => block.fill));
+      const untitled = svg.blocks.filter((block) => !/, row \d+, column \d+: /.test(block.title)).length;
+      if (svg.legend.length !== wanted.groups || colours.size !== wanted.groups || untitled > 0) {
+        problems.push(`${wanted.file}: ${svg.blocks.length} blocks in ${colours.size} colours, a legend of ` +
+          `${svg.legend.length}, ${untitled} blocks without a hover title (expected ${wanted.groups} colours, ` +
+          'one per head or projection)');
+      }
+    }
+    if (wanted.signed) {
+      const values = svg.titledCells.map((cell) => Number((cell.title.match(/: (-?[\d.e-]+)$/) || [])[1]));
+      if (!(Math.min(...values) < -0.5 && Math.max(...values) > 0.5)) {
+        problems.push(`${wanted.file}: expected values on both sides of 0 (sines and cosines), found ` +
+          `${Math.min(...values)} to ${Math.max(...values)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+// A file somewhere under `folder` (not in build folders or node_modules), or null.
+function findFile(folder, name) {
+  if (!fs.existsSync(folder)) {
+    return null;
+  }
+  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory() && !['build', 'node_modules', '.git'].includes(entry.name)) {
+      const found = findFile(full, name);
+      if (found) {
+        return found;
+      }
+    } else if (entry.name === name) {
+      return full;
+    }
+  }
+  return null;
+}
+
+// Every src/ file a lesson names is a link to a page of the site that shows it.
+function checkSourceLinks(origin, sourceNames) {
+  const problems = [];
+  const reported = new Set();
+  for (const { name, href } of sourceNames) {
+    if (reported.has(name)) {
+      continue;
+    }
+    if (!href) {
+      reported.add(name);
+      problems.push(`${name} is named but is not a link to its page`);
+      continue;
+    }
+    const problem = checkTarget(origin, href);
+    const file = path.join(root, decodeURIComponent(new URL(href).pathname));
+    const base = path.basename(name);
+    if (problem || !fs.readFileSync(file, 'utf8').includes(base)) {
+      reported.add(name);
+      problems.push(`${name} links to ${href.replace(origin, '')}, which ${problem || `does not mention ${base}`}`);
+    }
+  }
+  return problems;
+}
+
+// On a phone, which shows no hover titles: a tap on a heatmap's cell writes its title (query
+// word, key word, weight) under the picture (mha_figures.js).
+async function checkTap(page) {
+  let cell = null;
+  for (const frame of page.frames().filter((item) => /\.svg$/.test(item.url()) && item !== page.mainFrame())) {
+    cell = cell || await frame.$('g.cell');  // the first heatmap's first cell
+  }
+  if (!cell) {
+    return ['no heatmap cell to tap on the page'];
+  }
+  const title = await cell.evaluate((element) => element.querySelector('title').textContent);
+  await cell.dispatchEvent('click');
+  const shown = await page.evaluate(() => [...document.querySelectorAll('.mha-cell-readout')].map((line) => line.textContent));
+  return shown.includes(title) ? [] : [`a tap on a heatmap cell ("${title}") did not show its title under the picture: ${JSON.stringify(shown)}`];
+}
+
+// The switch before a picture of several heads: a head's button shows that head alone (a
+// picture of its own, narrower, with one heatmap), "All heads" brings every head back.
+async function checkHeadSwitch(page, svgs) {
+  const problems = [];
+  const withSwitch = svgs.filter((svg) => svg.nestedHeatmaps > 1 && svg.switchButtons > 1);
+  if (withSwitch.length === 0) {
+    return ['no picture of several heads has a switch between all heads and one (span.mha-panel-switch)'];
+  }
+  const state = () => page.evaluate(() => {
+    const group = document.querySelector('.mha-panel-switch');
+    const object = group.parentElement.querySelector('object');
+    const inner = object.contentDocument && object.contentDocument.documentElement;
+    return {
+      data: object.getAttribute('data'),
+      width: object.getBoundingClientRect().width,
+      heatmaps: inner ? inner.querySelectorAll('svg.mha-heatmap').length + (inner.classList.contains('mha-heatmap') ? 1 : 0) : -1,
+      pressed: [...group.querySelectorAll('button')].map((button) => button.getAttribute('aria-pressed')),
+    };
+  });
+  const loaded = () => page.waitForFunction(() => {
+    const object = document.querySelector('.mha-panel-switch').parentElement.querySelector('object');
+    return object.contentDocument && object.contentDocument.readyState === 'complete' && object.contentDocument.documentElement.nodeName.toLowerCase() === 'svg';
+  }, null, { timeout: 10000 });
+  const all = await state();
+  await page.click('.mha-panel-switch button:nth-of-type(2)');
+  await loaded();
+  const one = await state();
+  if (!/\.panel-1\.svg$/.test(one.data) || one.heatmaps !== 1 || one.pressed[1] !== 'true' || one.width >= all.width) {
+    problems.push(`the head switch: its second button showed ${one.data} with ${one.heatmaps} heatmap(s), ` +
+      `${Math.round(one.width)} px wide (all heads: ${all.data}, ${all.heatmaps}, ${Math.round(all.width)} px); ` +
+      'expected the first head alone, narrower');
+  }
+  await page.click('.mha-panel-switch button:nth-of-type(1)');
+  await loaded();
+  const back = await state();
+  if (back.data !== all.data || back.heatmaps !== all.heatmaps || back.pressed[0] !== 'true') {
+    problems.push(`the head switch: "All heads" showed ${back.data} with ${back.heatmaps} heatmaps, not ${all.data}`);
+  }
+  return problems;
 }
 
 // What each open page loaded from outside the site (filled in by the context's route).
@@ -348,7 +588,10 @@ async function checkPage(context, origin, name, viewport) {
   await page.evaluate(() => new Promise((resolve) => window.MathJax.Hub.Queue(resolve)));
   await page.waitForLoadState('networkidle', { timeout: 30000 });
 
-  await page.evaluate((px) => { window.SMALLEST_FIGURE_TEXT_PX = px; }, SMALLEST_FIGURE_TEXT_PX);
+  await page.evaluate(([px, sourceName]) => {
+    window.SMALLEST_FIGURE_TEXT_PX = px;
+    window.SOURCE_FILE_NAME = new RegExp(sourceName, 'g');
+  }, [SMALLEST_FIGURE_TEXT_PX, SOURCE_FILE_NAME.source]);
   const seen = await page.evaluate(inspectPage, RAW_TEX);
   for (const tex of seen.rawTex) {
     problems.push(`raw TeX on the page: ${tex}`);
@@ -406,6 +649,48 @@ async function checkPage(context, origin, name, viewport) {
     problems.push('the lesson page has no link to the previous and next lesson');
   }
 
+  if (isLesson) {
+    problems.push(...checkPictures(lesson, seen.svgs));
+    problems.push(...checkSourceLinks(origin, seen.sourceNames));
+    if (!phone && LESSONS_WITH_HEAD_SWITCH.includes(lesson)) {
+      problems.push(...await checkHeadSwitch(page, seen.svgs));
+    }
+    if (phone && LESSONS_WITH_PICTURES.includes(lesson)) {
+      problems.push(...await checkTap(page));
+    }
+  }
+
+  if (name === 'index.html' && !phone) {  // the sidebar, on the main page (before the screenshots hide it)
+    const tree = await page.evaluate(() => [...document.querySelectorAll('#nav-tree .label')].slice(0, 12).map((label) => {
+      const item = label.closest('.item');
+      const box = label.getBoundingClientRect();
+      const side = document.getElementById('nav-tree').getBoundingClientRect();
+      const link = label.querySelector('a[href]') || label.closest('a[href]');
+      return {
+        text: label.textContent.trim(),
+        page: link ? link.href.split('#')[0] : null,
+        shown: box.width > 0 && box.height > 0,
+        cut: box.width > 0 && box.right > side.right + 1,
+        tall: item.getBoundingClientRect().height,
+      };
+    }));
+    for (const entry of tree.filter((item) => item.cut)) {
+      problems.push(`the sidebar cuts off "${entry.text}"`);
+    }
+    const shown = tree.filter((entry) => entry.shown);
+    const names = shown.map((entry) => entry.text.toLowerCase());
+    if (names.length > 1 && (names[1].startsWith(names[0]) || names[0].startsWith(names[1]))) {
+      problems.push(`the sidebar's two top entries are near-identical: "${shown[0].text}", "${shown[1].text}"`);
+    }
+    // One entry per page: the main page (the tree's root) must not come again as its first child.
+    for (let i = 0; i < shown.length; ++i) {
+      const again = shown.slice(i + 1).find((entry) => entry.page && entry.page === shown[i].page);
+      if (again) {
+        problems.push(`the sidebar lists ${shown[i].page.replace(/^.*\//, '')} twice: "${shown[i].text}" and "${again.text}"`);
+        break;
+      }
+    }
+  }
   // Screenshots: the first screen; then, with the page grown to its full length (Doxygen's
   // page scrolls inside #doc-content), every picture and diagram, and the whole page.
   const base = path.join(screenshotDir, phone ? `${lesson}-${viewport.width}` : lesson);
@@ -420,21 +705,6 @@ async function checkPage(context, origin, name, viewport) {
   // thousands of pixels long, and its full screenshot took over 30 s on a busy machine.
   if (isLesson) {
     await page.screenshot({ path: `${base}-full.png`, fullPage: true, timeout: 120000 });
-  }
-  if (name === 'index.html' && !phone) {  // the sidebar, on the main page
-    const tree = await page.evaluate(() => [...document.querySelectorAll('#nav-tree .label')].slice(0, 12).map((label) => {
-      const item = label.closest('.item');
-      const box = label.getBoundingClientRect();
-      const side = document.getElementById('nav-tree').getBoundingClientRect();
-      return { text: label.textContent.trim(), cut: box.width > 0 && box.right > side.right + 1, tall: item.getBoundingClientRect().height };
-    }));
-    for (const entry of tree.filter((item) => item.cut)) {
-      problems.push(`the sidebar cuts off "${entry.text}"`);
-    }
-    const names = tree.map((entry) => entry.text.toLowerCase());
-    if (names.length > 1 && (names[1].startsWith(names[0]) || names[0].startsWith(names[1]))) {
-      problems.push(`the sidebar's two top entries are near-identical: "${tree[0].text}", "${tree[1].text}"`);
-    }
   }
   for (const url of outsideOf.get(page)) {
     problems.push(`loads something from outside the site: ${url}`);

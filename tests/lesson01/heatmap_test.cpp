@@ -79,6 +79,21 @@ TEST(SvgHeatmap, EscapesTokensAndTitleForXml) {
     EXPECT_EQ(svg.find("<pad>"), std::string::npos);
 }
 
+// Hovering over a cell shows its query word, its key word and the weight (the cell's <title>).
+TEST(SvgHeatmap, EveryCellHasAHoverTitleWithBothWordsAndTheExactWeight) {
+    const mha::Matrix weights = {{1.0, 0.0}, {0.25, 0.75}};  // (L, S) = (2, 2)
+    const std::string svg = mha::svg_heatmap(weights, {"cat", "sat"}, {"the", "mat"});
+    EXPECT_EQ(count(svg, "<g class=\"cell\"><title>"), 4u) << svg;
+    EXPECT_EQ(count(svg, "<title>query \u201ccat\u201d \u2192 key \u201cthe\u201d: weight 1</title>"), 1u) << svg;
+    EXPECT_EQ(count(svg, "<title>query \u201ccat\u201d \u2192 key \u201cmat\u201d: weight 0</title>"), 1u);
+    EXPECT_EQ(count(svg, "<title>query \u201csat\u201d \u2192 key \u201cthe\u201d: weight 0.25</title>"), 1u);
+    EXPECT_EQ(count(svg, "<title>query \u201csat\u201d \u2192 key \u201cmat\u201d: weight 0.75</title>"), 1u);
+    // Five decimals, more than the percentage printed in the cell: 1/3 shows as 33, hovers as 0.33333.
+    const std::string third = mha::svg_heatmap(mha::Matrix{{1.0 / 3.0}}, {"a"}, {"b"});
+    EXPECT_NE(third.find(": weight 0.33333</title>"), std::string::npos) << third;
+    EXPECT_NE(third.find(">33</text>"), std::string::npos);
+}
+
 TEST(SvgHeatmap, RejectsLabelCountsThatDoNotMatchAndNaN) {
     const mha::Matrix weights = xt::zeros<double>({2, 3});
     const std::string message =
