@@ -269,8 +269,8 @@ as it is chosen, then every head's attention weights at the last step.
 Example: train the induction task and see the previous-token and induction heads:
   ./build/default/mha train --task induction --seed 3 --out runs/induction-3
   # then open runs/induction-3/heads_after.svg
-  # and continue a repeated segment with it (lesson 7):
-  ./build/default/mha generate --model runs/induction-3 --prompt "14 0 9 3 11 7 2 5 3 11 7" \
+  # and let it continue a repeated segment, 3 11 7 2 5 (lesson 7; it should print 7 2 5):
+  ./build/default/mha generate --model runs/induction-3 --prompt "14 0 9 1 13 6 3 11 7 2 5 3 11" \
       --max-new-tokens 3
 
 Example: the memory of the fused version at L = 8192, where the scores of all heads would
