@@ -157,10 +157,11 @@ MultiHeadAttention repeat_key_value_heads(const GroupedQueryAttention& module) {
         full.bias = xt::zeros<double>({grouped.has_bias() ? E : std::size_t{0}});  // (E) or (0)
         for (std::size_t h = 0; h < H; ++h) {
             const std::size_t g = key_value_head_for(h, H, module.num_kv_heads);
-            const auto rows = xt::range(h * d_k, (h + 1) * d_k), source = xt::range(g * d_k, (g + 1) * d_k);
-            xt::view(full.weight, rows, xt::all()) = xt::view(grouped.weight, source, xt::all());  // (d_k, E)
+            xt::view(full.weight, xt::range(h * d_k, (h + 1) * d_k), xt::all()) =
+                xt::view(grouped.weight, xt::range(g * d_k, (g + 1) * d_k), xt::all());  // (d_k, E)
             if (grouped.has_bias()) {
-                xt::view(full.bias, rows) = xt::view(grouped.bias, source);  // (d_k)
+                xt::view(full.bias, xt::range(h * d_k, (h + 1) * d_k)) =
+                    xt::view(grouped.bias, xt::range(g * d_k, (g + 1) * d_k));  // (d_k)
             }
         }
         return full;

@@ -1,9 +1,11 @@
 // Lesson 7: the KV cache, and one decoding step through an attention layer.
 #include "decode/key_value_cache.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <xtensor/xview.hpp>
 

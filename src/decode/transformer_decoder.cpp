@@ -37,6 +37,9 @@ TransformerDecoder::TransformerDecoder(const AttentionOnlyTransformer& model, st
     if (batch_size == 0) {
         fail(function, "batch_size is 0; it needs at least one sequence");
     }
+    if (model.layers.empty()) {
+        fail(function, "the model has no attention layer");
+    }
     for (const MultiHeadAttention& layer : model.layers) {
         layers_.push_back(grouped_from_multi_head(layer));
         caches_.push_back(empty_key_value_cache(batch_size, layer.num_heads, model.max_length(), layer.head_dim()));

@@ -2,6 +2,9 @@
 #include "io/grouped_parameter_files.hpp"
 
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <xtensor/xview.hpp>
 

@@ -3,8 +3,10 @@
 // repeat_key_value_heads), and element-wise comparisons of 3-D and 4-D tensors.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>

@@ -2,7 +2,9 @@
 // decoding step equals its row of the causal forward over the whole prefix, for
 // several batch sizes, lengths and head counts; a full cache and shapes that do
 // not fit are refused with messages that name the problem.
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <tuple>
 
 #include <gtest/gtest.h>
