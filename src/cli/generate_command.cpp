@@ -105,7 +105,7 @@ void check_lengths(const std::vector<std::size_t>& prompt, std::size_t new_token
 void print_attention(const mha::Generation& generation) {
     const std::size_t length = generation.last_weights.front().front().size();
     std::cout << "attention of the last step (the query at position " << length - 1 << "), one row per head:\n";
-    std::cout << "  position          ";
+    std::cout << "  position         ";
     for (std::size_t j = 0; j < length; ++j) {
         std::cout << std::setw(5) << j;
     }
