@@ -10,6 +10,7 @@
 //   mha bench ...     bench_command.cpp     a stopwatch for lesson 5's fast attention
 //   mha backward ...  backward_command.cpp  lesson 6's gradients of lesson 4's attention
 //   mha train ...     train_command.cpp     lesson 6: trains the tiny transformer on a task
+//   mha generate ...  generate_command.cpp  lesson 7: greedy decoding of a trained model, with a KV cache
 //   mha --help        the help text below, also for `mha SUBCOMMAND --help`
 // forward and backward take the same inputs, declared and loaded by attention_inputs.cpp.
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include "cli/bench_command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/forward_command.hpp"
+#include "cli/generate_command.hpp"
 #include "cli/train_command.hpp"
 #include "io/cleanup_on_signal.hpp"
 #include "io/file_status.hpp"
@@ -42,7 +44,7 @@ computing what PyTorch's nn.MultiheadAttention computes, on NumPy .npy files.
 Usage:
   mha forward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
               [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
-              --out OUT.npy [--weights-out W.npy] [--average-weights]
+              --out OUT.npy [--weights-out W.npy] [--average-weights] [--num-kv-heads G]
   mha backward --weights DIR --num-heads H --query Q.npy [--key K.npy] [--value V.npy]
                [--attn-mask M.npy] [--key-padding-mask P.npy] [--causal]
                --grad-output DY.npy --grads-out DIR
@@ -50,6 +52,7 @@ Usage:
             [--repeat R] [--version V]
   mha train --task induction|coreference [--layers N] [--heads H] [--num-kv-heads G]
             [--d-model D] [--steps S] [--seed X] --out DIR
+  mha generate --model DIR --prompt IDS [--max-new-tokens N]
   mha --help                  this text (so does `mha SUBCOMMAND --help`)
 
 `mha forward` runs one forward pass of the course's mha::MultiHeadAttention
@@ -86,6 +89,16 @@ in `mha bench`):
   --average-weights     write the weights averaged over the heads instead, as PyTorch's
                         average_attn_weights=True does: (B, L, S), or (L, S) for unbatched
                         input. Needs --weights-out.
+  --num-kv-heads G      (lesson 7) G key/value heads shared by the H query heads: grouped-query
+                        attention, multi-query attention when G = 1. G must divide H; query
+                        head i uses key/value head floor(i * G / H). The default, G = H, is the
+                        attention above. With G != H, --weights must hold PyTorch's separate
+                        projections: q_proj_weight.npy (E, E), k_proj_weight.npy and
+                        v_proj_weight.npy (G*d_k, E) with d_k = E / H, out_proj.weight.npy
+                        (E, E), and in_proj_bias.npy (E + 2*G*d_k) with out_proj.bias.npy (E),
+                        or neither. It is self-attention of --query: --key, --value,
+                        --attn-mask and --key-padding-mask are refused; --causal is allowed.
+                        --weights-out writes (B, H, L, L), one matrix per query head.
   -h, --help            print this text and exit.
 
 Shapes:
@@ -247,9 +260,22 @@ Options of `mha train`:
   --out DIR             the folder for the files above (created if missing). Required.
                         The files are written all or nothing, as `mha forward`'s are.
 
+`mha generate` (lesson 7) loads a model written by `mha train` and continues a prompt
+greedily, one token at a time, with one KV cache per layer: each token is printed as soon
+as it is chosen, then every head's attention weights at the last step.
+  --model DIR           the folder `mha train --out DIR` wrote (or its weights/ folder).
+                        The model must be causal: induction's is, coreference's is not.
+  --prompt IDS          token ids, separated by spaces or commas, such as "3 9 1 12"; each
+                        a whole number below the model's vocabulary size. Required.
+  --max-new-tokens N    the tokens to generate, default 8. The prompt and N - 1 of them
+                        must fit in the position embedding (16 positions for induction).
+
 Example: train the induction task and see the previous-token and induction heads:
   ./build/default/mha train --task induction --seed 3 --out runs/induction-3
   # then open runs/induction-3/heads_after.svg
+  # and let it continue a repeated segment, 3 11 7 2 5 (lesson 7; it should print 7 2 5):
+  ./build/default/mha generate --model runs/induction-3 --prompt "14 0 9 1 13 6 3 11 7 2 5 3 11" \
+      --max-new-tokens 3
 
 Example: the memory of the fused version at L = 8192, where the scores of all heads would
 take 8 · 8192² floats = 2 GiB:
@@ -269,6 +295,8 @@ void run_mha(const std::vector<std::string>& arguments) {
     const CLI::App& backward = mha::cli::add_backward_command(program, backward_options);
     mha::cli::TrainOptions train_options;
     const CLI::App& train = mha::cli::add_train_command(program, train_options);
+    mha::cli::GenerateOptions generate_options;
+    const CLI::App& generate = mha::cli::add_generate_command(program, generate_options);
     // `mha help` is `mha --help`; the empty group keeps it out of the list of subcommands.
     program.add_subcommand("help")->group("")->preparse_callback([](std::size_t) { throw CLI::CallForHelp(); });
 
@@ -286,12 +314,15 @@ void run_mha(const std::vector<std::string>& arguments) {
         mha::cli::run_backward(backward_options);
     } else if (train.parsed()) {
         mha::cli::run_train(train_options);
+    } else if (generate.parsed()) {
+        mha::cli::run_generate(generate_options);
     } else {
         mha::cli::fail("subcommand", "missing; usage: mha forward --weights DIR --num-heads H --query Q.npy "
                                      "--out OUT.npy [options], mha backward (the same inputs) --grad-output "
                                      "DY.npy --grads-out DIR, mha bench --seq-len L --embed-dim E "
-                                     "--num-heads H [options], or mha train --task induction|coreference "
-                                     "--out DIR [options] (see 'mha --help')");
+                                     "--num-heads H [options], mha train --task induction|coreference "
+                                     "--out DIR [options], or mha generate --model DIR --prompt IDS "
+                                     "[--max-new-tokens N] (see 'mha --help')");
     }
     // What a run prints is part of its result (`mha bench`'s and `mha train`'s numbers, the
     // files `mha forward` wrote): a stdout that cannot take it (a full disk, /dev/full, a
