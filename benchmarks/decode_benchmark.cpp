@@ -99,8 +99,8 @@ void decode_attention(benchmark::State& state, std::size_t length, std::size_t k
 
 void decode_step(benchmark::State& state, std::size_t length, std::size_t kv_heads) {
     mha::RandomGenerator random(11);
-    const mha::FastDecodeWeights weights =
-        mha::random_fast_decode_weights(embed_dim, num_heads, kv_heads, true, random);
+    const mha::GroupedQueryAttention weights =
+        mha::random_grouped_query_attention(embed_dim, num_heads, kv_heads, true, random);
     mha::FastDecodeLayer layer(weights, 1, length);
     fill_cache(layer.cache(), length - 1, random);  // the earlier tokens' keys and values
     xt::xtensor<float, 2> token = xt::zeros<float>({std::size_t{1}, embed_dim});   // (B, E)
@@ -119,7 +119,7 @@ void decode_step(benchmark::State& state, std::size_t length, std::size_t kv_hea
 
 void decode_recompute(benchmark::State& state, std::size_t length) {
     mha::RandomGenerator random(13);
-    const mha::FastDecodeWeights weights = mha::random_fast_decode_weights(embed_dim, num_heads, num_heads, true, random);
+    const mha::GroupedQueryAttention weights = mha::random_grouped_query_attention(embed_dim, num_heads, num_heads, true, random);
     const mha::FastMultiHeadAttention attention(mha::repeat_key_value_heads(weights));
     mha::FloatTensor3 prefix = xt::zeros<float>({std::size_t{1}, length, embed_dim});  // (B, L, E)
     fill_random(prefix.data(), prefix.size(), random);

@@ -17,7 +17,9 @@
 // it sits in registers (pass 1) or in L1 (pass 3).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -33,9 +35,9 @@ namespace mha::simd {
 /// chunk leave registers for the loaded key or value row and the broadcasts.
 constexpr std::size_t decode_query_block = 4;
 
-/// The value rows pass 3 walks through for each block of queries: 128 rows of
-/// d_k = 64 floats are 32 KB, which stay in the 48 KB L1 while every block of
-/// queries and every column chunk goes over them.
+/// The cache positions attend_group takes at a time: 128 key rows and 128 value
+/// rows of d_k = 64 floats are 32 KB each; the block's value rows stay in L1
+/// (48 KB) while every block of queries and every column chunk goes over them.
 constexpr std::size_t decode_key_block = 128;
 
 /// The sum of a register's W lanes, for one score: lesson 5's reduce_add
@@ -157,39 +159,76 @@ void scores_for_key(const float* queries, const float* key, std::size_t head_dim
     }
 }
 
-/// Pass 3 for N query heads, W output columns and a block of value rows:
-/// output[n][c..c+W) += Σ_j weights[n][j] · values[j][c..c+W), the value chunk
-/// loaded once per row and used by all N heads, the N sums kept in registers.
+/// Pass 3 for N query heads, C chunks of W output columns and a block of value rows:
+/// output[n][c..c+C·W) += Σ_j weights[n][j] · values[j][c..c+C·W), each value chunk
+/// loaded once per row and used by all N heads, the N·C sums kept in registers.
+/// With N·C = 8 independent sums, eight multiply-adds are in flight at once: with
+/// four, each waited for the one before it on the same sum (4 cycles each).
 ///
 /// @tparam Arch the instruction set.
 /// @tparam N the query heads, 1 to decode_query_block.
+/// @tparam C the chunks of W columns, 1 or 2.
 /// @param weights the N heads' weights for the block's first row; head n's at weights + n · stride.
-/// @param stride floats between two heads' weights: L.
+/// @param stride floats between two heads' weights: the block's size.
 /// @param values the block's first value row, at column c; rows head_dim floats apart.
 /// @param rows the value rows of the block.
 /// @param head_dim d_k, the row stride of values and output.
 /// @param output head 0's output at column c; head n's at output + n · head_dim.
 /// @throws nothing.
 /// @see @ref lesson07
-template <class Arch, std::size_t N>
+template <class Arch, std::size_t N, std::size_t C>
 void accumulate_value_chunk(const float* weights, std::size_t stride, const float* values, std::size_t rows,
                             std::size_t head_dim, float* output) {
     using batch = xsimd::batch<float, Arch>;
-    batch sums[N];
+    constexpr std::size_t W = batch::size;
+    batch sums[N][C];
 #pragma GCC unroll 4
     for (std::size_t n = 0; n < N; ++n) {
-        sums[n] = batch::load_unaligned(output + n * head_dim);
+#pragma GCC unroll 2
+        for (std::size_t k = 0; k < C; ++k) {
+            sums[n][k] = batch::load_unaligned(output + n * head_dim + k * W);
+        }
     }
     for (std::size_t j = 0; j < rows; ++j) {
-        const batch value_chunk = batch::load_unaligned(values + j * head_dim);
+        batch value_chunks[C];
+#pragma GCC unroll 2
+        for (std::size_t k = 0; k < C; ++k) {
+            value_chunks[k] = batch::load_unaligned(values + j * head_dim + k * W);
+        }
 #pragma GCC unroll 4
         for (std::size_t n = 0; n < N; ++n) {
-            sums[n] = xsimd::fma(batch(weights[n * stride + j]), value_chunk, sums[n]);
+            const batch weight(weights[n * stride + j]);
+#pragma GCC unroll 2
+            for (std::size_t k = 0; k < C; ++k) {
+                sums[n][k] = xsimd::fma(weight, value_chunks[k], sums[n][k]);
+            }
         }
     }
 #pragma GCC unroll 4
     for (std::size_t n = 0; n < N; ++n) {
-        sums[n].store_unaligned(output + n * head_dim);
+#pragma GCC unroll 2
+        for (std::size_t k = 0; k < C; ++k) {
+            sums[n][k].store_unaligned(output + n * head_dim + k * W);
+        }
+    }
+}
+
+/// accumulate_value_chunk for the N heads of a block over C chunks, N chosen at run time.
+///
+/// @tparam Arch the instruction set.
+/// @tparam C the chunks of W columns, 1 or 2.
+/// @param heads N, 1 to decode_query_block.
+/// @param weights, stride, values, rows, head_dim, output as accumulate_value_chunk's.
+/// @throws nothing.
+/// @see @ref lesson07
+template <class Arch, std::size_t C>
+void accumulate_value_chunks(std::size_t heads, const float* weights, std::size_t stride, const float* values,
+                             std::size_t rows, std::size_t head_dim, float* output) {
+    switch (heads) {
+        case 4: accumulate_value_chunk<Arch, 4, C>(weights, stride, values, rows, head_dim, output); break;
+        case 3: accumulate_value_chunk<Arch, 3, C>(weights, stride, values, rows, head_dim, output); break;
+        case 2: accumulate_value_chunk<Arch, 2, C>(weights, stride, values, rows, head_dim, output); break;
+        default: accumulate_value_chunk<Arch, 1, C>(weights, stride, values, rows, head_dim, output); break;
     }
 }
 
@@ -222,6 +261,14 @@ void accumulate_value_tail(const float* weights, std::size_t stride, std::size_t
 
 /// softmax(Q Kᵀ) V for the R query heads of one group (DecodeKernels::attend_group).
 ///
+/// The cache is walked once, a block of decode_key_block positions at a time,
+/// with lesson 5's online softmax: each block's scores (R, block) stay in L1,
+/// are turned into weights against the running maximum of their row, and are
+/// used at once on the block's value rows; when a row's maximum grows, what
+/// was summed so far is rescaled by exp(old max − new max). So keys and values
+/// come from memory once, and nothing of size L is written or read again
+/// (an (R, L) score matrix would be 2 MB at R = 8, L = 65536: out of L2).
+///
 /// @tparam Arch the instruction set.
 /// @param queries (R, d_k), already divided by sqrt(d_k).
 /// @param query_heads R, from 1.
@@ -230,68 +277,91 @@ void accumulate_value_tail(const float* weights, std::size_t stride, std::size_t
 /// @param length L, from 1.
 /// @param head_dim d_k, from 1.
 /// @param output (R, d_k), overwritten.
-/// @param scores scratch, R · (L + 1) floats: the (R, L) weights, then the R sums.
+/// @param scratch R · (L + 2) floats (of which R · (min(L, decode_key_block) + 2) are used).
 /// @throws nothing.
 /// @see @ref lesson07
 template <class Arch>
 void attend_group(const float* queries, std::size_t query_heads, const float* keys, const float* values,
-                  std::size_t length, std::size_t head_dim, float* output, float* scores) {
+                  std::size_t length, std::size_t head_dim, float* output, float* scratch) {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t W = batch::size;
     constexpr std::size_t Q = decode_query_block;
-    float* sums = scores + query_heads * length;  // (R)
-
-    // Pass 1: scores (R, L) = queries (R, d_k) · keysᵀ. Key row j is read once, for every head of the group.
-    for (std::size_t j = 0; j < length; ++j) {
-        const float* key = keys + j * head_dim;  // (d_k)
-        std::size_t r = 0;
-        for (; r + Q <= query_heads; r += Q) {
-            scores_for_key<Arch, Q>(queries + r * head_dim, key, head_dim, scores + r * length + j, length);
-        }
-        switch (query_heads - r) {
-            case 3: scores_for_key<Arch, 3>(queries + r * head_dim, key, head_dim, scores + r * length + j, length); break;
-            case 2: scores_for_key<Arch, 2>(queries + r * head_dim, key, head_dim, scores + r * length + j, length); break;
-            case 1: scores_for_key<Arch, 1>(queries + r * head_dim, key, head_dim, scores + r * length + j, length); break;
-            default: break;
-        }
-    }
-
-    // Pass 2: each row of scores becomes its unnormalised weights exp(s - max);
-    // the division by their sum waits for the output (d_k floats, not L).
+    const std::size_t block_size = length < decode_key_block ? length : decode_key_block;
+    float* scores = scratch;                                 // (R, block): one block's scores, then weights
+    float* row_max = scores + query_heads * block_size;      // (R): the largest score seen so far
+    float* row_sum = row_max + query_heads;                  // (R): Σ exp(score − row_max) so far
     for (std::size_t r = 0; r < query_heads; ++r) {
-        float* row = scores + r * length;  // (L)
-        sums[r] = exp_sum<Arch>(row, length, max<Arch>(row, length));
+        row_max[r] = -std::numeric_limits<float>::infinity();
+        row_sum[r] = 0.0f;
     }
-
-    // Pass 3: output (R, d_k) = weights (R, L) · values (L, d_k), a block of
-    // value rows at a time: the block comes from memory once and from L1 for
-    // every other block of heads and chunk of columns.
     for (std::size_t i = 0; i < query_heads * head_dim; ++i) {
         output[i] = 0.0f;
     }
     const std::size_t full_columns = head_dim - head_dim % W;
-    for (std::size_t first = 0; first < length; first += decode_key_block) {
-        const std::size_t rows = length - first < decode_key_block ? length - first : decode_key_block;
-        const float* block = values + first * head_dim;  // (rows, d_k)
+
+    for (std::size_t first = 0; first < length; first += block_size) {
+        const std::size_t rows = length - first < block_size ? length - first : block_size;
+        const float* key_block = keys + first * head_dim;      // (rows, d_k)
+        const float* value_block = values + first * head_dim;  // (rows, d_k)
+
+        // Pass 1: scores (R, rows) = queries (R, d_k) · key_blockᵀ. Key row j is read
+        // once, for every head of the group.
+        for (std::size_t j = 0; j < rows; ++j) {
+            const float* key = key_block + j * head_dim;  // (d_k)
+            // Ask for this block's value row j (pass 3 reads it next) and the next block's
+            // key row j now: two streams of memory requests in flight instead of one.
+            for (std::size_t line = 0; line < head_dim; line += 16) {
+                __builtin_prefetch(value_block + j * head_dim + line);
+                __builtin_prefetch(key + block_size * head_dim + line);
+            }
+            std::size_t r = 0;
+            for (; r + Q <= query_heads; r += Q) {
+                scores_for_key<Arch, Q>(queries + r * head_dim, key, head_dim, scores + r * block_size + j, block_size);
+            }
+            switch (query_heads - r) {
+                case 3: scores_for_key<Arch, 3>(queries + r * head_dim, key, head_dim, scores + r * block_size + j, block_size); break;
+                case 2: scores_for_key<Arch, 2>(queries + r * head_dim, key, head_dim, scores + r * block_size + j, block_size); break;
+                case 1: scores_for_key<Arch, 1>(queries + r * head_dim, key, head_dim, scores + r * block_size + j, block_size); break;
+                default: break;
+            }
+        }
+
+        // Pass 2: the online softmax. Each row's scores become exp(s − max so far);
+        // if the block raised the maximum, the output and sum of the earlier blocks
+        // are rescaled to the new one (the division by the sum waits for the end).
+        for (std::size_t r = 0; r < query_heads; ++r) {
+            float* row = scores + r * block_size;  // (rows)
+            const float block_max = max<Arch>(row, rows);
+            const float new_max = block_max > row_max[r] ? block_max : row_max[r];
+            const float rescale = std::exp(row_max[r] - new_max);  // 0 for the first block
+            row_sum[r] = row_sum[r] * rescale + exp_sum<Arch>(row, rows, new_max);
+            if (rescale != 1.0f) {
+                scale<Arch>(output + r * head_dim, head_dim, rescale);
+            }
+            row_max[r] = new_max;
+        }
+
+        // Pass 3: output (R, d_k) += weights (R, rows) · value_block (rows, d_k): the
+        // block comes from memory once and from L1 for every other block of heads
+        // and chunk of columns.
         for (std::size_t r = 0; r < query_heads; r += Q) {
             const std::size_t heads = query_heads - r < Q ? query_heads - r : Q;
-            const float* weights = scores + r * length + first;  // (heads, rows) with row stride L
-            float* out = output + r * head_dim;                  // (heads, d_k)
-            for (std::size_t c = 0; c < full_columns; c += W) {
-                switch (heads) {
-                    case 4: accumulate_value_chunk<Arch, 4>(weights, length, block + c, rows, head_dim, out + c); break;
-                    case 3: accumulate_value_chunk<Arch, 3>(weights, length, block + c, rows, head_dim, out + c); break;
-                    case 2: accumulate_value_chunk<Arch, 2>(weights, length, block + c, rows, head_dim, out + c); break;
-                    default: accumulate_value_chunk<Arch, 1>(weights, length, block + c, rows, head_dim, out + c); break;
-                }
+            const float* weights = scores + r * block_size;  // (heads, rows) with row stride block_size
+            float* out = output + r * head_dim;              // (heads, d_k)
+            std::size_t c = 0;
+            for (; c + 2 * W <= full_columns; c += 2 * W) {
+                accumulate_value_chunks<Arch, 2>(heads, weights, block_size, value_block + c, rows, head_dim, out + c);
             }
-            accumulate_value_tail<Arch>(weights, length, heads, block, rows, head_dim, full_columns, out);
+            if (c < full_columns) {
+                accumulate_value_chunks<Arch, 1>(heads, weights, block_size, value_block + c, rows, head_dim, out + c);
+            }
+            accumulate_value_tail<Arch>(weights, block_size, heads, value_block, rows, head_dim, full_columns, out);
         }
     }
 
     // Normalise: dividing d_k outputs costs less than dividing L weights.
     for (std::size_t r = 0; r < query_heads; ++r) {
-        scale<Arch>(output + r * head_dim, head_dim, 1.0f / sums[r]);
+        scale<Arch>(output + r * head_dim, head_dim, 1.0f / row_sum[r]);
     }
 }
 

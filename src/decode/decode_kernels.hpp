@@ -43,7 +43,7 @@ struct DecodeKernels {
     ///
     /// `queries` (R, d_k) must already be divided by sqrt(d_k). `keys` and
     /// `values` are (L, d_k), row-major, rows contiguous. `output` (R, d_k) is
-    /// overwritten. `scores` is scratch of R·L floats. L ≥ 1, d_k ≥ 1, R ≥ 1; any
+    /// overwritten. `scores` is scratch of R·(L + 2) floats. L ≥ 1, d_k ≥ 1, R ≥ 1; any
     /// alignment. Allocates nothing, throws nothing.
     void (*attend_group)(const float* queries, std::size_t query_heads, const float* keys, const float* values,
                          std::size_t length, std::size_t head_dim, float* output, float* scores);

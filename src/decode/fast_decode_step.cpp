@@ -21,97 +21,7 @@ namespace {
 
 std::string number(std::size_t n) { return std::to_string(n); }
 
-// The rows [first, first + count) of a layer, repeated: lesson 4's layer for the repeated heads.
-Linear repeated_rows(const Linear& grouped, std::size_t num_heads, std::size_t num_kv_heads, std::size_t head_dim) {
-    const std::size_t group_size = num_heads / num_kv_heads;
-    Linear repeated;
-    repeated.weight = Matrix::from_shape({num_heads * head_dim, grouped.in_features()});  // (E, E)
-    repeated.bias = grouped.has_bias() ? Vector::from_shape({num_heads * head_dim}) : Vector::from_shape({0});
-    for (std::size_t h = 0; h < num_heads; ++h) {
-        const std::size_t g = h / group_size;  // = ⌊h·G/H⌋ when G divides H
-        for (std::size_t c = 0; c < head_dim; ++c) {
-            xt::view(repeated.weight, h * head_dim + c, xt::all()) = xt::view(grouped.weight, g * head_dim + c, xt::all());
-            if (grouped.has_bias()) {
-                repeated.bias(h * head_dim + c) = grouped.bias(g * head_dim + c);
-            }
-        }
-    }
-    return repeated;
-}
-
-void check_linear(const char* name, const Linear& layer, std::size_t out, std::size_t in, bool with_bias) {
-    const std::size_t bias_size = with_bias ? out : 0;
-    if (layer.weight.shape(0) != out || layer.weight.shape(1) != in) {
-        fail("FastDecodeWeights", std::string(name) + ".weight is " + shape_string({layer.weight.shape(0), layer.weight.shape(1)}) +
-                                      ", expected " + shape_string({out, in}));
-    }
-    if (layer.bias.size() != bias_size) {
-        fail("FastDecodeWeights", std::string(name) + ".bias is " + shape_string({layer.bias.size()}) + ", expected " +
-                                      shape_string({bias_size}) + " (all four layers have a bias, or none)");
-    }
-}
-
 }  // namespace
-
-void FastDecodeWeights::check() const {
-    if (num_heads == 0 || num_kv_heads == 0) {
-        fail("FastDecodeWeights", "num_heads is " + number(num_heads) + " and num_kv_heads is " + number(num_kv_heads) +
-                                      "; both must be at least 1");
-    }
-    const std::size_t E = embed_dim();
-    if (E == 0 || E % num_heads != 0) {
-        fail("FastDecodeWeights", "embed_dim " + number(E) + " is not a positive multiple of num_heads " + number(num_heads));
-    }
-    if (num_heads % num_kv_heads != 0) {
-        fail("FastDecodeWeights", "num_kv_heads " + number(num_kv_heads) + " does not divide num_heads " + number(num_heads));
-    }
-    const std::size_t kv_width = num_kv_heads * head_dim();
-    const bool with_bias = query.has_bias();
-    check_linear("query", query, E, E, with_bias);
-    check_linear("key", key, kv_width, E, with_bias);
-    check_linear("value", value, kv_width, E, with_bias);
-    check_linear("output", output, E, E, with_bias);
-}
-
-FastDecodeWeights random_fast_decode_weights(std::size_t embed_dim, std::size_t num_heads, std::size_t num_kv_heads,
-                                             bool with_bias, RandomGenerator& random) {
-    if (num_heads == 0 || num_kv_heads == 0 || embed_dim % num_heads != 0 || num_heads % num_kv_heads != 0) {
-        FastDecodeWeights sizes;  // let check() word the error
-        sizes.num_heads = num_heads;
-        sizes.num_kv_heads = num_kv_heads;
-        sizes.query.weight = Matrix::from_shape({embed_dim, embed_dim});
-        sizes.check();
-    }
-    const std::size_t kv_width = num_kv_heads * (embed_dim / num_heads);
-    FastDecodeWeights weights;
-    weights.num_heads = num_heads;
-    weights.num_kv_heads = num_kv_heads;
-    weights.query = xavier_uniform_linear(embed_dim, embed_dim, with_bias, random);
-    weights.key = xavier_uniform_linear(embed_dim, kv_width, with_bias, random);
-    weights.value = xavier_uniform_linear(embed_dim, kv_width, with_bias, random);
-    weights.output = default_linear(embed_dim, embed_dim, with_bias, random);
-    if (with_bias) {  // nonzero biases, so that a test notices one left out
-        for (Linear* layer : {&weights.query, &weights.key, &weights.value, &weights.output}) {
-            for (double& b : layer->bias) {
-                b = random.uniform(-0.5, 0.5);
-            }
-        }
-    }
-    weights.check();
-    return weights;
-}
-
-MultiHeadAttention repeat_key_value_heads(const FastDecodeWeights& weights) {
-    weights.check();
-    MultiHeadAttention repeated;
-    repeated.num_heads = weights.num_heads;
-    repeated.query_projection = weights.query;
-    repeated.key_projection = repeated_rows(weights.key, weights.num_heads, weights.num_kv_heads, weights.head_dim());
-    repeated.value_projection =
-        repeated_rows(weights.value, weights.num_heads, weights.num_kv_heads, weights.head_dim());
-    repeated.output_projection = weights.output;
-    return repeated;
-}
 
 // ---- The cache ----
 
@@ -180,7 +90,7 @@ std::size_t fast_cached_attention_scratch(const FastKeyValueCache& cache, std::s
         fail("fast_cached_attention", "num_heads " + number(num_heads) + " is not a positive multiple of the cache's " +
                                           number(cache.kv_heads()) + " K/V heads");
     }
-    return num_heads / cache.kv_heads() * (cache.capacity() + 1);
+    return num_heads / cache.kv_heads() * (cache.capacity() + 2);
 }
 
 void fast_cached_attention(const FastKeyValueCache& cache, std::size_t batch_entry, const float* queries,
@@ -200,7 +110,7 @@ void fast_cached_attention(const FastKeyValueCache& cache, std::size_t batch_ent
                              cache.values(batch_entry, g),                // (L, d_k)
                              L, d_k,
                              output + g * group_size * d_k,  // (R, d_k)
-                             scratch);                       // (R, L + 1)
+                             scratch);                       // R·(L + 2)
     }
 }
 
@@ -251,22 +161,22 @@ void FastDecodeLayer::apply(const FloatMatrixVector& layer, const float* x, floa
 }
 
 namespace {
-const FastDecodeWeights& checked(const FastDecodeWeights& weights) {
+const GroupedQueryAttention& checked(const GroupedQueryAttention& weights) {
     weights.check();
     return weights;
 }
 }  // namespace
 
-FastDecodeLayer::FastDecodeLayer(const FastDecodeWeights& weights, std::size_t batch, std::size_t capacity,
+FastDecodeLayer::FastDecodeLayer(const GroupedQueryAttention& weights, std::size_t batch, std::size_t capacity,
                                  const DecodeKernels& kernels)
     : num_heads_(checked(weights).num_heads),
       embed_dim_(weights.embed_dim()),
       kernels_(&kernels),
       simd_(nullptr),
-      query_(to_float(weights.query, 1.0 / std::sqrt(static_cast<double>(weights.head_dim())))),
-      key_(to_float(weights.key, 1.0)),
-      value_(to_float(weights.value, 1.0)),
-      output_(to_float(weights.output, 1.0)),
+      query_(to_float(weights.query_projection, 1.0 / std::sqrt(static_cast<double>(weights.head_dim())))),
+      key_(to_float(weights.key_projection, 1.0)),
+      value_(to_float(weights.value_projection, 1.0)),
+      output_(to_float(weights.output_projection, 1.0)),
       cache_(batch, weights.num_kv_heads, weights.head_dim(), capacity) {
     for (const SimdKernels* simd : available_simd_kernels()) {  // lesson 5's kernels of the same instruction set
         if (std::string(simd->instruction_set) == kernels.instruction_set) {

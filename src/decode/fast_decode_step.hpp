@@ -30,6 +30,7 @@
 
 #include "core/random.hpp"
 #include "decode/decode_kernels.hpp"
+#include "decode/grouped_query_attention.hpp"
 #include "fast/fast_multi_head_attention.hpp"
 #include "fast/packing.hpp"
 #include "reference/linear.hpp"
@@ -39,63 +40,6 @@
 /// @brief A fast decoding step in float: the K/V cache, grouped-query attention, one layer (introduced in @ref lesson07).
 
 namespace mha {
-
-/// The parameters of one grouped-query attention layer, in double (lesson 4's Linear).
-///
-/// The query and output projections are those of multi-head attention; the key
-/// and value projections make only G heads of d_k = E / H each. Query head i
-/// uses K/V head g = ⌊i·G/H⌋: the H/G consecutive query heads of a group share it.
-struct FastDecodeWeights {
-    /// H, the query heads.
-    std::size_t num_heads = 1;
-    /// G, the key/value heads; it divides H.
-    std::size_t num_kv_heads = 1;
-    /// W_q (E, E) and b_q (E).
-    Linear query;
-    /// W_k (G·d_k, E) and b_k (G·d_k).
-    Linear key;
-    /// W_v (G·d_k, E) and b_v (G·d_k).
-    Linear value;
-    /// W_o (E, E) and b_o (E).
-    Linear output;
-
-    /// E, the embedding size.
-    /// @see @ref lesson07
-    std::size_t embed_dim() const { return query.out_features(); }
-    /// d_k = E / H, the width of every head.
-    /// @see @ref lesson07
-    std::size_t head_dim() const { return num_heads == 0 ? 0 : embed_dim() / num_heads; }
-
-    /// Checks the sizes against each other.
-    ///
-    /// @throws std::invalid_argument naming the first thing that does not fit:
-    ///         H or G is 0, H does not divide E, G does not divide H, or a weight
-    ///         or bias has the wrong shape.
-    /// @see @ref lesson07
-    void check() const;
-};
-
-/// A grouped-query attention layer with random weights, drawn as random_multi_head_attention() draws them.
-///
-/// @param embed_dim E.
-/// @param num_heads H; it divides E.
-/// @param num_kv_heads G; it divides H.
-/// @param with_bias whether the four projections have (random, nonzero) biases.
-/// @param random the generator; the same seed gives the same layer.
-/// @return the layer: W_q (E, E), W_k and W_v (G·d_k, E), W_o (E, E).
-/// @throws std::invalid_argument as FastDecodeWeights::check() does.
-/// @see @ref lesson07
-FastDecodeWeights random_fast_decode_weights(std::size_t embed_dim, std::size_t num_heads, std::size_t num_kv_heads,
-                                             bool with_bias, RandomGenerator& random);
-
-/// The same layer as lesson 4's multi-head attention: K/V head g's rows of W_k,
-/// W_v (and biases) repeated for each of the H/G query heads of its group.
-///
-/// @param weights a grouped layer.
-/// @return the module, W_k and W_v (E, E), equal in output to the grouped layer.
-/// @throws std::invalid_argument as FastDecodeWeights::check() does.
-/// @see @ref lesson07
-MultiHeadAttention repeat_key_value_heads(const FastDecodeWeights& weights);
 
 /// The keys and values of every earlier token, laid out for the decoding step:
 /// for each batch entry b and K/V head g, a block of `capacity` rows of d_k
@@ -169,7 +113,7 @@ private:
     AlignedFloats values_;              // (B, G, capacity, d_k)
 };
 
-/// Floats of scratch fast_cached_attention() needs: (H/G)·(capacity + 1).
+/// Floats of scratch fast_cached_attention() needs: (H/G)·(capacity + 2).
 ///
 /// @param cache the cache.
 /// @param num_heads H.
@@ -223,9 +167,9 @@ public:
     /// @param capacity the most tokens each sequence can hold.
     /// @param kernels the decoding kernel; the matrix-vector products use lesson 5's
     ///        kernels of the same instruction set.
-    /// @throws std::invalid_argument as FastDecodeWeights::check() and FastKeyValueCache do.
+    /// @throws std::invalid_argument as GroupedQueryAttention::check() and FastKeyValueCache do.
     /// @see @ref lesson07
-    FastDecodeLayer(const FastDecodeWeights& weights, std::size_t batch, std::size_t capacity,
+    FastDecodeLayer(const GroupedQueryAttention& weights, std::size_t batch, std::size_t capacity,
                     const DecodeKernels& kernels = decode_kernels());
 
     /// One step: each entry's new token x_b is projected to q (H heads), k and v
@@ -271,7 +215,7 @@ private:
     AlignedFloats new_keys_;     // (G, d_k)
     AlignedFloats new_values_;   // (G, d_k)
     AlignedFloats attention_;    // (H, d_k) = (E): the heads side by side
-    AlignedFloats scratch_;      // (H/G)·(capacity + 1)
+    AlignedFloats scratch_;      // (H/G)·(capacity + 2)
 };
 
 /// What a layer without a cache computes for the last token: the whole prefix

@@ -2,6 +2,7 @@
 #include "decode/tied_key_value_heads.hpp"
 
 #include <stdexcept>
+#include <string>
 
 namespace mha {
 
@@ -20,7 +21,7 @@ HeadRows head_rows(const AttentionOnlyTransformer& model, std::size_t num_kv_hea
     if (model.layers.empty()) {
         throw std::invalid_argument(who + ": the model has no attention layer, so no key/value heads to group");
     }
-    check_key_value_groups(model.num_heads(), num_kv_heads, who);
+    check_head_counts(who.c_str(), model.num_heads(), num_kv_heads);
     return {model.num_heads(), num_kv_heads, model.layers.front().head_dim()};
 }
 
@@ -77,30 +78,6 @@ bool rows_tied(const Matrix& weight, const HeadRows& rows) {
 
 }  // namespace
 
-void check_key_value_groups(std::size_t num_heads, std::size_t num_kv_heads, const std::string& who) {
-    const std::string G = std::to_string(num_kv_heads), H = std::to_string(num_heads);
-    if (num_kv_heads == 0) {
-        throw std::invalid_argument(who + ": G = 0 key/value heads; every query head needs one to read");
-    }
-    if (num_kv_heads > num_heads) {
-        throw std::invalid_argument(who + ": G = " + G + " key/value heads is more than H = " + H +
-                                    " query heads; a key/value head serves one query head or more");
-    }
-    if (num_heads % num_kv_heads != 0) {
-        throw std::invalid_argument(who + ": G = " + G + " key/value heads does not divide H = " + H +
-                                    " query heads; every group needs the same number H / G of query heads");
-    }
-}
-
-std::size_t key_value_group(std::size_t head, std::size_t num_heads, std::size_t num_kv_heads) {
-    check_key_value_groups(num_heads, num_kv_heads, "key_value_group");
-    if (head >= num_heads) {
-        throw std::invalid_argument("key_value_group: head " + std::to_string(head) + " is not below H = " +
-                                    std::to_string(num_heads));
-    }
-    return head * num_kv_heads / num_heads;
-}
-
 void tie_key_value_heads(AttentionOnlyTransformer& model, std::size_t num_kv_heads) {
     const HeadRows rows = head_rows(model, num_kv_heads, "tie_key_value_heads");
     for (MultiHeadAttention& layer : model.layers) {
@@ -128,7 +105,7 @@ bool key_value_groups_are_tied(const AttentionOnlyTransformer& model, std::size_
 }
 
 void train_with_key_value_groups(TrainingOptions& options, std::size_t num_kv_heads) {
-    check_key_value_groups(options.heads, num_kv_heads, "train_with_key_value_groups");
+    check_head_counts("train_with_key_value_groups", options.heads, num_kv_heads);
     options.constrain_initial_model = [num_kv_heads](AttentionOnlyTransformer& model) {
         tie_key_value_heads(model, num_kv_heads);
     };

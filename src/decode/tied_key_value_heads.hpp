@@ -6,8 +6,8 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 
+#include "decode/grouped_query_attention.hpp"  // check_head_counts, key_value_head_for
 #include "train/attention_only_transformer.hpp"
 #include "train/trainer.hpp"
 
@@ -15,27 +15,6 @@
 /// @brief Grouped key/value heads as tied rows of W_k and W_v, for training (introduced in @ref lesson07).
 
 namespace mha {
-
-/// Checks that G key/value heads can serve H query heads: 1 ≤ G ≤ H and G divides H,
-/// so that every group has the same number H / G of query heads.
-///
-/// @param num_heads H, the query heads of a layer.
-/// @param num_kv_heads G, the key/value heads.
-/// @param who the caller's name, which starts the message.
-/// @throws std::invalid_argument naming G and H if they do not fit.
-/// @see @ref lesson07
-void check_key_value_groups(std::size_t num_heads, std::size_t num_kv_heads, const std::string& who);
-
-/// The key/value head that query head h reads: ⌊h·G/H⌋. Neighbouring query heads
-/// share one, as torch.repeat_interleave lays them out: H = 4, G = 2 gives 0, 0, 1, 1.
-///
-/// @param head h, from 0 to H − 1.
-/// @param num_heads H.
-/// @param num_kv_heads G.
-/// @return the group g, from 0 to G − 1.
-/// @throws std::invalid_argument if G does not fit H (check_key_value_groups) or h is not below H.
-/// @see @ref lesson07
-std::size_t key_value_group(std::size_t head, std::size_t num_heads, std::size_t num_kv_heads);
 
 /// Ties the key and value heads of every layer into G groups: the rows of W_k and
 /// W_v (E, E) of each query head become a copy of those of the first head of its

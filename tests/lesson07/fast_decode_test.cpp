@@ -30,6 +30,20 @@ using mha::testing::thrown_message;
 
 using FloatMatrix = xt::xtensor<float, 2>;
 
+// Lesson 7's grouped-query layer with random weights, and nonzero biases (PyTorch's are zero at
+// first), so that a test notices a bias left out.
+mha::GroupedQueryAttention random_layer(std::size_t E, std::size_t H, std::size_t G, bool with_bias,
+                                        mha::RandomGenerator& random) {
+    mha::GroupedQueryAttention layer = mha::random_grouped_query_attention(E, H, G, with_bias, random);
+    for (mha::Linear* projection : {&layer.query_projection, &layer.key_projection, &layer.value_projection,
+                                    &layer.output_projection}) {
+        for (double& b : projection->bias) {
+            b = random.uniform(-0.5, 0.5);
+        }
+    }
+    return layer;
+}
+
 // Values a float holds exactly, so that the double reference sees the very numbers the float code reads.
 mha::Matrix random_matrix(std::size_t rows, std::size_t columns, mha::RandomGenerator& random, double spread) {
     mha::Matrix m = mha::Matrix::from_shape({rows, columns});
@@ -263,7 +277,7 @@ TEST_P(FastDecodeLayerSteps, EveryStepEqualsTheLastRowOfTheCausalForwardOfItsPre
     const HeadCounts heads = GetParam();
     const std::size_t E = 4 * heads.H, B = 2, T = 9;  // d_k = 4
     mha::RandomGenerator random(31 + heads.G);
-    const mha::FastDecodeWeights weights = mha::random_fast_decode_weights(E, heads.H, heads.G, true, random);
+    const mha::GroupedQueryAttention weights = random_layer(E, heads.H, heads.G, true, random);
     const mha::MultiHeadAttention repeated = mha::repeat_key_value_heads(weights);
     const mha::FastMultiHeadAttention recompute(repeated);
     mha::Tensor3 tokens = mha::Tensor3::from_shape({B, T, E});  // (B, T, E)
@@ -302,13 +316,13 @@ INSTANTIATE_TEST_SUITE_P(Lesson07, FastDecodeLayerSteps,
 
 TEST(FastDecodeLayerErrors, RefusesBadWeightsAndTokens) {
     mha::RandomGenerator random(3);
-    expect_contains(thrown_message([&] { mha::random_fast_decode_weights(32, 8, 3, true, random); }),
+    expect_contains(thrown_message([&] { random_layer(32, 8, 3, true, random); }),
                     {"num_kv_heads 3 does not divide num_heads 8"});
-    mha::FastDecodeWeights weights = mha::random_fast_decode_weights(32, 8, 2, true, random);
-    weights.key.weight = xt::zeros<double>({16, 32});
+    mha::GroupedQueryAttention weights = random_layer(32, 8, 2, true, random);
+    weights.key_projection.weight = xt::zeros<double>({16, 32});
     expect_contains(thrown_message([&] { mha::FastDecodeLayer(weights, 1, 4); }),
-                    {"key.weight is (16, 32)", "expected (8, 32)"});
-    weights = mha::random_fast_decode_weights(32, 8, 2, true, random);
+                    {"the key projection's weight is (16, 32)", "(G·d_k, E) = (8, 32)"});
+    weights = random_layer(32, 8, 2, true, random);
     mha::FastDecodeLayer layer(weights, 2, 4);
     expect_contains(thrown_message([&] { layer.step(FloatMatrix(xt::zeros<float>({1, 32}))); }),
                     {"tokens is (1, 32)", "expected (2, 32)"});
