@@ -90,7 +90,7 @@ void check_lengths(const std::vector<std::size_t>& prompt, std::size_t new_token
                              std::to_string(max_length) + " positions");
     }
     if (prompt.size() + new_tokens - 1 > max_length) {
-        fail("--max-new-tokens", std::to_string(new_tokens) + " do not fit: after a prompt of " +
+        fail("--max-new-tokens", std::to_string(new_tokens) + " new tokens do not fit: after a prompt of " +
                                      std::to_string(prompt.size()) + " tokens, at most " +
                                      std::to_string(max_length - prompt.size() + 1) + " more fit in the " +
                                      std::to_string(max_length) + " positions of the model");
