@@ -49,6 +49,7 @@
 #include "fma_peak_probe.hpp"
 #include "fast/gemm.hpp"
 #include "reference/multi_head_attention.hpp"
+#include "cpu_model.hpp"
 #include "core/random.hpp"
 #include "fast/simd_dispatch.hpp"
 #include "core/tensor.hpp"
@@ -346,20 +347,6 @@ void register_benchmarks() {
     }
 }
 
-// "AMD EPYC 9R45" from /proc/cpuinfo's "model name", or "unknown".
-std::string cpu_model() {
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(cpuinfo, line)) {
-        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-            const std::string model = line.substr(line.find(':') + 1);
-            const auto first = model.find_first_not_of(" \t");
-            return first == std::string::npos ? "unknown" : model.substr(first);
-        }
-    }
-    return "unknown";
-}
-
 std::string environment(const char* name) {
     const char* value = std::getenv(name);
     return value == nullptr ? "(unset)" : value;
@@ -374,7 +361,7 @@ int main(int argc, char** argv) {
     }
     measured_peak = mha::bench::measure_fma_peak();
     // Recorded in the JSON output's "context", for the report's "measured on" line.
-    benchmark::AddCustomContext("cpu_model", cpu_model());
+    benchmark::AddCustomContext("cpu_model", mha::bench::cpu_model());
     benchmark::AddCustomContext("fma_peak_gflops", std::to_string(measured_peak.gflops));
     benchmark::AddCustomContext("fma_peak_instruction_set", measured_peak.instruction_set);
     benchmark::AddCustomContext("simd_instruction_set", mha::simd_instruction_set());

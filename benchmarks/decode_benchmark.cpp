@@ -25,13 +25,13 @@
 
 #include <cstddef>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 #include <xtensor/xtensor.hpp>
 
+#include "cpu_model.hpp"
 #include "core/random.hpp"
 #include "decode/decode_kernels.hpp"
 #include "decode/fast_decode_step.hpp"
@@ -168,18 +168,6 @@ void register_benchmarks() {
     }
 }
 
-std::string cpu_model() {
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(cpuinfo, line)) {
-        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-            const std::string model = line.substr(line.find(':') + 1);
-            const auto first = model.find_first_not_of(" \t");
-            return first == std::string::npos ? "unknown" : model.substr(first);
-        }
-    }
-    return "unknown";
-}
 
 }  // namespace
 
@@ -188,7 +176,7 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;
     }
-    benchmark::AddCustomContext("cpu_model", cpu_model());
+    benchmark::AddCustomContext("cpu_model", mha::bench::cpu_model());
     benchmark::AddCustomContext("decode_instruction_set", mha::decode_kernels().instruction_set);
     benchmark::AddCustomContext("read_probe_instruction_set", mha::bench::read_probe_instruction_set());
     benchmark::AddCustomContext("compiler", MHA_COMPILER);
