@@ -66,12 +66,10 @@ GOAL_SCORE = 0.9
 REFERENT_HEAD = 0.5  # coreference: a head "looks at the referent" if over half its weight from "it" goes there
 
 
-def run(mha, task, layers, heads, seed):
-    """One `mha train` run: its JSON object (a dict)."""
-    d_model = DEFAULTS[task]["d_model"]
-    with tempfile.TemporaryDirectory(prefix="lesson06-tables-") as folder:
-        command = [str(mha), "train", "--task", task, "--layers", str(layers), "--heads", str(heads),
-                   "--d-model", str(d_model), "--seed", str(seed), "--out", folder]
+def train(mha, options, prefix="lesson06-tables-"):
+    """Runs `mha train OPTIONS --out TEMPORARY_FOLDER`: its JSON object (a dict). Lesson 7's table uses it too."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        command = [str(mha), "train", *options, "--out", folder]
         finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({finished.returncode}):\n{finished.stderr}")
@@ -79,6 +77,12 @@ def run(mha, task, layers, heads, seed):
     if not lines:
         raise RuntimeError(f"{' '.join(command)} printed no JSON object:\n{finished.stdout}")
     return json.loads(lines[-1])
+
+
+def run(mha, task, layers, heads, seed):
+    """One `mha train` run: its JSON object (a dict)."""
+    return train(mha, ["--task", task, "--layers", str(layers), "--heads", str(heads),
+                       "--d-model", str(DEFAULTS[task]["d_model"]), "--seed", str(seed)])
 
 
 def head(result, layer, index):

@@ -43,10 +43,13 @@ import datetime
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lesson06_tables  # noqa: E402  mha train's JSON, lesson 6's criteria, percent and table
+from lesson06_tables import percent, table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "lessons" / "07-decoding" / "quality_table.md"
@@ -57,26 +60,16 @@ D_MODEL = 24  # lesson 6's induction default (mha::default_options, src/train/tr
 STEPS = 2000  # lesson 6's default_steps
 # (H, G): H = 4 first, so that G = 1 still has four query heads on its one key/value head.
 CONFIGURATIONS = ((4, 4), (4, 2), (4, 1), (2, 2), (2, 1))
-GOAL_ACCURACY = 0.99
-GOAL_SCORE = 0.9
 
 
 def run(mha, heads, kv_heads, seed):
     """One `mha train` run: its JSON object (a dict)."""
-    with tempfile.TemporaryDirectory(prefix="lesson07-quality-") as folder:
-        command = [str(mha), "train", "--task", TASK, "--layers", str(LAYERS), "--heads", str(heads),
-                   "--num-kv-heads", str(kv_heads), "--d-model", str(D_MODEL), "--steps", str(STEPS),
-                   "--seed", str(seed), "--out", folder]
-        finished = subprocess.run(command, capture_output=True, text=True, check=False)
-    if finished.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({finished.returncode}):\n{finished.stderr}")
-    lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"{' '.join(command)} printed no JSON object:\n{finished.stdout}")
-    result = json.loads(lines[-1])
+    options = ["--task", TASK, "--layers", str(LAYERS), "--heads", str(heads), "--num-kv-heads", str(kv_heads),
+               "--d-model", str(D_MODEL), "--steps", str(STEPS), "--seed", str(seed)]
+    result = lesson06_tables.train(mha, options, prefix="lesson07-quality-")
     echoed = (result["heads"], result["num_kv_heads"], result["d_model"], result["layers"], result["steps"])
     if echoed != (heads, kv_heads, D_MODEL, LAYERS, STEPS):
-        raise RuntimeError(f"{' '.join(command)} trained {echoed} (heads, num_kv_heads, d_model, layers, steps)")
+        raise RuntimeError(f"mha train {' '.join(options)} trained {echoed} (heads, num_kv_heads, d_model, layers, steps)")
     return result
 
 
@@ -86,19 +79,8 @@ def best(result, layer, key):
 
 
 def meets_criteria(result):
-    return (result["test_accuracy"] >= GOAL_ACCURACY and best(result, 0, "previous_token_score") >= GOAL_SCORE
-            and best(result, 1, "induction_score") >= GOAL_SCORE)
-
-
-def percent(value):
-    return f"{100 * value:.1f} %"
-
-
-def table(header, rows):
-    """A Markdown table, the first column left-aligned, the rest right."""
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """Lesson 6's three criteria, as lesson 6's table checks them."""
+    return all(lesson06_tables.induction_checks(result))
 
 
 def quality_table(results, seeds):
